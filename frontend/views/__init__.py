@@ -1,0 +1,1 @@
+"""Pages: the annotator page, the campaign page, the pair review queue, the model registry."""

@@ -1,0 +1,128 @@
+"""Fixtures shared by the whole suite: real data paths, a tiny OpenCLIP model, a Celery worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+# A ViT small enough to train on two CPU cores in seconds; same code path as ViT-B-32.
+TINY_OPENCLIP_NAME = "tiny-test-ViT"
+TINY_OPENCLIP_CONFIG = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "patch_size": 8, "head_width": 32},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
+}
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real public data in ../shared/data (StickerQueries, Triple-S)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data folder {SHARED_DATA} is not next to this checkout")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_openclip(tmp_path_factory) -> dict:
+    """Registers a tiny OpenCLIP config and saves its random weights as a checkpoint file.
+
+    Returns ``{"name", "config_path", "checkpoint"}``: ``name`` is usable as a model name,
+    ``config_path`` is the same config as a JSON file, ``checkpoint`` is a local ``pretrained``
+    path, loaded through the same code as real pretrained weights.
+    """
+    import open_clip
+    import torch
+
+    folder = tmp_path_factory.mktemp("tiny_openclip")
+    config_path = folder / f"{TINY_OPENCLIP_NAME}.json"
+    config_path.write_text(json.dumps(TINY_OPENCLIP_CONFIG))
+    open_clip.add_model_config(config_path)
+    torch.manual_seed(0)
+    model = open_clip.create_model(TINY_OPENCLIP_NAME, pretrained=None)
+    checkpoint = folder / "tiny_openclip.pt"
+    torch.save({"state_dict": model.state_dict()}, checkpoint)
+    return {
+        "name": TINY_OPENCLIP_NAME,
+        "config_path": str(config_path),
+        "checkpoint": str(checkpoint),
+    }
+
+
+def _database_url_for_test_db() -> str:
+    from django.db import connection
+
+    s = connection.settings_dict
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    return f"postgres://{s['USER']}{password}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
+
+
+@pytest.fixture
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """A real Celery worker (subprocess) on Redis and the test database, both queues.
+
+    Only for ``integration`` tests: needs DATABASE_URL (PostgreSQL) and REDIS_URL. Use with
+    ``@pytest.mark.django_db(transaction=True)`` so the worker sees committed rows.
+    """
+    from django.conf import settings
+
+    if not os.environ.get("REDIS_URL") or "postgres" not in os.environ.get("DATABASE_URL", ""):
+        pytest.skip("needs DATABASE_URL (PostgreSQL) and REDIS_URL: run scripts/test.sh")
+    with django_db_blocker.unblock():
+        db_url = _database_url_for_test_db()
+    import redis
+
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    env = dict(os.environ, DATABASE_URL=db_url, DJANGO_SETTINGS_MODULE="config.settings_test")
+    log = open(Path(settings.VAR_DIR) / f"celery-worker-{time.time_ns()}.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            "default,gpu",
+            "--pool=prefork",
+            "--concurrency=2",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    from config.celery import app
+
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"celery worker exited early; see {log.name}")
+        try:
+            if app.control.ping(timeout=1.0):
+                break
+        except Exception:  # broker not answering yet
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError(f"celery worker did not answer a ping in 60 s; see {log.name}")
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
