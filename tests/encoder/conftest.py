@@ -1,0 +1,61 @@
+"""Fixtures for the encoder tests: stickers with generated PNG stills, a tiny encoder version."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable
+
+import pytest
+from django.core.files.base import ContentFile
+from PIL import Image, ImageDraw
+
+
+def png_bytes(i: int, size: int = 48) -> bytes:
+    """A distinct little drawing per ``i``: background colour and a shape that both vary."""
+    image = Image.new("RGB", (size, size), ((37 * i) % 256, (91 * i) % 256, (53 * i + 80) % 256))
+    draw = ImageDraw.Draw(image)
+    r = 4 + i % 17
+    draw.ellipse((size // 2 - r, size // 2 - r, size // 2 + r, size // 2 + r),
+                 fill=((13 * i) % 256, 255 - (29 * i) % 256, 120))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def make_stickers(db) -> Callable[..., list]:
+    """``make_stickers(n, start=0, same_still=())`` creates Sticker rows with PNG stills.
+
+    Indices in ``same_still`` get the still of sticker ``start`` (an exact visual duplicate
+    with another original file, as a gif and its png export would be).
+    """
+    from annotation.models import Sticker
+
+    def make(n: int, start: int = 0, same_still: tuple[int, ...] = ()) -> list[Sticker]:
+        rows = []
+        for i in range(start, start + n):
+            still = png_bytes(start if i in same_still else i)
+            original = still + f"#{i}".encode()  # distinct file bytes, hence content hash
+            sticker = Sticker(
+                sticker_id=f"s{i:04d}.png", media_type=Sticker.MediaType.PNG,
+                content_hash=hashlib.sha256(original).hexdigest(), size_bytes=len(original),
+                width=48, height=48,
+            )
+            sticker.file.save(f"s{i:04d}.png", ContentFile(original), save=False)
+            sticker.still.save(f"s{i:04d}.png", ContentFile(still), save=False)
+            sticker.save()
+            rows.append(sticker)
+        return rows
+
+    return make
+
+
+@pytest.fixture
+def tiny_version(db, tiny_openclip):
+    """The tiny model registered as a base encoder version (by its config JSON path)."""
+    from encoder.openclip import EncoderSpec
+    from encoder.services import encoder_version_get_or_create
+
+    spec = EncoderSpec(model=tiny_openclip["config_path"], pretrained=tiny_openclip["checkpoint"])
+    return encoder_version_get_or_create(spec=spec)

@@ -1,0 +1,56 @@
+"""``manage.py demo_setup`` without pretrained weights: it says so and falls back, visibly."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from annotation.models import Campaign, CandidateSet, Task
+from encoder.models import EncoderVersion
+
+pytestmark = pytest.mark.django_db
+
+
+class _Report:
+    def summary(self) -> str:
+        return "stickers: 6 imported"
+
+
+def test_demo_setup_falls_back_plainly_and_is_safe_to_rerun(
+    make_stickers, tiny_openclip, settings, monkeypatch, caplog
+):
+    # given a library of 6 stickers and a configured model without pretrained weights
+    import annotation.services.demo as demo
+
+    monkeypatch.setattr(demo, "demo_library_import", lambda: (make_stickers(6), _Report())[1])
+    settings.GSE_MODEL = tiny_openclip["config_path"]
+    settings.GSE_PRETRAINED = ""
+    out, err = io.StringIO(), io.StringIO()
+    # when
+    with caplog.at_level(logging.WARNING):
+        call_command("demo_setup", stdout=out, stderr=err)
+    # then the log, the encoder version and the campaign all say the candidates mean nothing
+    assert "NOT semantically meaningful" in caplog.text
+    assert "NOT semantically meaningful" in err.getvalue()
+    campaign = Campaign.objects.get(name="demo")
+    assert "NOT semantically meaningful" in campaign.description
+    version = EncoderVersion.objects.get(version=campaign.encoder_version)
+    assert "NOT semantically meaningful" in version.train_config["note"]
+    # and users, both iterations and their tasks exist
+    users = get_user_model().objects
+    assert users.get(username="admin").is_superuser
+    for name in ("annotator1", "annotator2", "annotator3"):
+        assert users.get(username=name).groups.filter(name="annotators").exists()
+    assert "annotator1/demo" in out.getvalue()
+    assert CandidateSet.objects.filter(campaign=campaign, iteration=1).count() == 6
+    # (iteration 2 is ranks 21-40: 6 stickers have none, so no empty sets or tasks are made)
+    assert CandidateSet.objects.filter(campaign=campaign, iteration=2).count() == 0
+    assert Task.objects.filter(campaign=campaign).count() == 6
+    # when run again, nothing is duplicated
+    monkeypatch.setattr(demo, "demo_library_import", lambda: _Report())
+    call_command("demo_setup", stdout=io.StringIO(), stderr=io.StringIO())
+    assert Task.objects.filter(campaign=campaign).count() == 6
