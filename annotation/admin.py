@@ -6,9 +6,22 @@ Sticker library first (stickers, queries); campaign and task admin follow below.
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import Count
+from django.urls import reverse
 from django.utils.html import format_html
 
-from annotation.models import Query, Sticker
+from annotation.models import (
+    Annotation,
+    Campaign,
+    Candidate,
+    CandidateSet,
+    Lease,
+    Query,
+    Skip,
+    Sticker,
+    Task,
+)
+from annotation.selectors import annotators_group
 
 # --- Sticker library -------------------------------------------------------------------------
 
@@ -51,3 +64,81 @@ class QueryAdmin(admin.ModelAdmin):
 
 
 # --- Campaigns and tasks ---------------------------------------------------------------------
+# Registered by the annotation-campaign work (issue 3). Annotator accounts: create the user in
+# "Users", then add it to the "annotators" group (created on first use by
+# annotation.selectors.annotators_group); an API token for scripts is made under "Tokens".
+
+
+class CandidateInline(admin.TabularInline):
+    model = Candidate
+    extra = 0
+    fields = ("rank", "sticker", "score")
+    raw_id_fields = ("sticker",)
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ("name", "annotators_per_task", "candidate_count", "lease_seconds",
+                    "iteration2_source", "created_at", "campaign_page")
+    search_fields = ("name",)
+
+    @admin.display(description="page")
+    def campaign_page(self, obj: Campaign) -> str:
+        return format_html('<a href="{}">progress &amp; agreement</a>',
+                           reverse("campaign", args=[obj.name]))
+
+    def save_model(self, request, obj, form, change) -> None:
+        annotators_group()  # so the group is there to pick when the admin adds annotators
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(CandidateSet)
+class CandidateSetAdmin(admin.ModelAdmin):
+    list_display = ("pk", "campaign", "anchor", "iteration", "retrieval_view", "encoder_version")
+    list_filter = ("campaign", "iteration", "retrieval_view")
+    search_fields = ("anchor__sticker_id",)
+    raw_id_fields = ("anchor",)
+    list_select_related = ("campaign", "anchor")
+    inlines = [CandidateInline]
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    list_display = ("pk", "campaign", "anchor", "iteration", "status", "created_at")
+    list_filter = ("campaign", "status", "iteration")
+    search_fields = ("anchor__sticker_id",)
+    raw_id_fields = ("anchor", "candidate_set")
+    list_select_related = ("campaign", "anchor")
+
+
+@admin.register(Lease)
+class LeaseAdmin(admin.ModelAdmin):
+    list_display = ("task", "annotator", "expires_at", "created_at")
+    list_filter = ("task__campaign",)
+    raw_id_fields = ("task",)
+    list_select_related = ("task", "annotator")
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(admin.ModelAdmin):
+    list_display = ("pk", "task", "annotator", "selected_count", "duration_ms", "created_at")
+    list_filter = ("task__campaign", "task__iteration")
+    search_fields = ("annotator__username", "task__anchor__sticker_id")
+    raw_id_fields = ("task",)
+    filter_horizontal = ("selected",)
+    list_select_related = ("task", "annotator")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_selected=Count("selected"))
+
+    @admin.display(description="selected", ordering="_selected")
+    def selected_count(self, obj: Annotation) -> int:
+        return obj._selected
+
+
+@admin.register(Skip)
+class SkipAdmin(admin.ModelAdmin):
+    list_display = ("task", "annotator", "created_at")
+    list_filter = ("task__campaign",)
+    raw_id_fields = ("task",)
+    list_select_related = ("task", "annotator")

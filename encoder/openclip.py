@@ -29,6 +29,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from encoder.retrieval import pick_device
+
 logger = logging.getLogger(__name__)
 
 # Random initialisation is seeded so that "no pretrained weights" is still one fixed set of
@@ -163,13 +165,6 @@ def spec_version(spec: EncoderSpec) -> tuple[str, dict[str, Any], str, str]:
     return name, config, identity, version_id(name, config, identity)
 
 
-def resolve_device(device: str = "") -> torch.device:
-    """The requested device, or cuda when present and cpu otherwise."""
-    if device:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def _hub_reachable() -> bool:
     try:
         from huggingface_hub import constants
@@ -197,26 +192,63 @@ def _hub_offline_unless_reachable(is_tag: bool) -> Iterator[None]:
         constants.HF_HUB_OFFLINE = saved
 
 
+class _OpenClipToDebug(logging.Filter):
+    """Demotes open_clip's chatter to DEBUG.
+
+    open_clip logs through the root logger (``logging.info(...)``), a dozen INFO lines per
+    load ("Loaded ... model config", "Instantiating model architecture", ...), and warns
+    "No pretrained weights loaded ... initialized randomly" even when a random init is what
+    was asked for. They are kept only where the logger is at DEBUG (LOG_LEVEL=DEBUG). Its other
+    warnings (a partially loaded model) are kept: they are news.
+    """
+
+    def __init__(self, random_init: bool) -> None:
+        super().__init__()
+        self.random_init = random_init
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from_open_clip = f"{os.sep}open_clip{os.sep}" in record.pathname
+        expected = self.random_init and "No pretrained weights loaded" in record.getMessage()
+        if from_open_clip and (record.levelno < logging.WARNING or expected):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            # The logger's level was checked before the demotion: check it again.
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+@contextlib.contextmanager
+def _open_clip_logs_quieted(random_init: bool) -> Iterator[None]:
+    root = logging.getLogger()
+    quiet = _OpenClipToDebug(random_init)
+    root.addFilter(quiet)
+    try:
+        yield
+    finally:
+        root.removeFilter(quiet)
+
+
 def load_encoder(spec: EncoderSpec) -> LoadedEncoder:
     """Builds the model with its weights; raises :class:`EncoderError` naming what to fix."""
     import open_clip
 
     name, config, identity, version = spec_version(spec)
-    device = resolve_device(spec.device)
+    device = pick_device(spec.device)
     is_tag = identity.startswith("tag:")
     try:
-        with torch.random.fork_rng(devices=[]), _hub_offline_unless_reachable(is_tag):
+        with (torch.random.fork_rng(devices=[]), _hub_offline_unless_reachable(is_tag),
+              _open_clip_logs_quieted(random_init=not spec.pretrained)):
             torch.manual_seed(RANDOM_INIT_SEED)
             model, _, preprocess = open_clip.create_model_and_transforms(
                 name, pretrained=spec.pretrained or None, device=device
             )
+            tokenizer = open_clip.get_tokenizer(name)
     except Exception as e:  # open_clip raises RuntimeError / FileNotFoundError / KeyError
         raise EncoderError(_load_failure(spec, name, is_tag, e)) from e
     model.eval()
     return LoadedEncoder(
         model=model,
         preprocess=preprocess,
-        tokenizer=open_clip.get_tokenizer(name),
+        tokenizer=tokenizer,
         device=device,
         version=version,
         model_name=name,
@@ -255,7 +287,6 @@ def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-@torch.no_grad()
 def embed_images(
     encoder: LoadedEncoder, images: Iterable[Image.Image], batch_size: int = 64
 ) -> np.ndarray:
@@ -264,28 +295,37 @@ def embed_images(
     ``batch_size`` images are decoded and on the device at once: for ViT-B-32 at 224 px a batch
     of 64 is 64 * 3 * 224 * 224 * 4 B = 38 MB of pixels plus activations (~1 GB in fp16).
     """
-    out: list[np.ndarray] = []
-    for batch in _batched(images, batch_size):
+
+    def encode(batch: list[Image.Image]) -> torch.Tensor:
         pixels = torch.stack([encoder.preprocess(im.convert("RGB")) for im in batch])  # (B,3,H,W)
-        with _autocast(encoder.device):
-            feats = encoder.model.encode_image(pixels.to(encoder.device))  # (B, D)
-        feats = torch.nn.functional.normalize(feats.float(), dim=-1)  # (B, D)
-        out.append(feats.cpu().numpy())
-    dim = int(encoder.model_config.get("embed_dim", 0))
-    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, dim), np.float32)
+        return encoder.model.encode_image(pixels.to(encoder.device))  # (B, D)
+
+    return _embed_batches(encoder, images, batch_size, encode)
 
 
-@torch.no_grad()
 def embed_texts(encoder: LoadedEncoder, texts: Iterable[str], batch_size: int = 256) -> np.ndarray:
     """(N, D) float32, L2-normalised text embeddings from the CLIP text tower, in input order.
 
     A batch is ``batch_size`` x context_length (77) token ids: 256 texts are 79 KB of ids.
     """
+
+    def encode(batch: list[str]) -> torch.Tensor:
+        tokens = encoder.tokenizer(batch).to(encoder.device)  # (B, L)
+        return encoder.model.encode_text(tokens)  # (B, D)
+
+    return _embed_batches(encoder, texts, batch_size, encode)
+
+
+@torch.no_grad()
+def _embed_batches(
+    encoder: LoadedEncoder, items: Iterable[Any], batch_size: int,
+    encode: Callable[[list[Any]], torch.Tensor],
+) -> np.ndarray:
+    """Runs ``encode`` (a batch -> (B, D) features) batch by batch; (N, D) unit float32 rows."""
     out: list[np.ndarray] = []
-    for batch in _batched(texts, batch_size):
-        tokens = encoder.tokenizer(list(batch)).to(encoder.device)  # (B, L)
+    for batch in _batched(items, batch_size):
         with _autocast(encoder.device):
-            feats = encoder.model.encode_text(tokens)  # (B, D)
+            feats = encode(batch)  # (B, D)
         feats = torch.nn.functional.normalize(feats.float(), dim=-1)  # (B, D)
         out.append(feats.cpu().numpy())
     dim = int(encoder.model_config.get("embed_dim", 0))

@@ -41,7 +41,14 @@ from annotation.models import (
     Task,
 )
 from encoder.models import EncoderVersion, StickerEmbedding
-from encoder.openclip import EncoderError, EncoderSpec, embed_images, embed_texts, load_encoder
+from encoder.openclip import (
+    EncoderError,
+    EncoderSpec,
+    LoadedEncoder,
+    embed_images,
+    embed_texts,
+    load_encoder,
+)
 from encoder.openclip import spec_version as openclip_spec_version
 from encoder.retrieval import topk_cosine
 
@@ -67,23 +74,38 @@ def encoder_spec_from_settings(**overrides: str) -> EncoderSpec:
     return EncoderSpec(**values)
 
 
-def encoder_spec_for_version(encoder_version: EncoderVersion) -> EncoderSpec:
-    """How to load a registered version: its own checkpoint (a GSE) or its pretrained source."""
+def encoder_spec_for_version(
+    encoder_version: EncoderVersion, device: str | None = None
+) -> EncoderSpec:
+    """How to load a registered version: its own checkpoint (a GSE) or its pretrained source,
+    on ``device`` (default GSE_DEVICE)."""
     return EncoderSpec(
         model=encoder_version.model_name,
         pretrained=encoder_version.checkpoint or encoder_version.pretrained,
-        device=settings.GSE_DEVICE,
+        device=settings.GSE_DEVICE if device is None else device,
         model_config=encoder_version.model_config or None,
     )
 
 
-def encoder_version_get_or_create(*, spec: EncoderSpec, note: str = "") -> EncoderVersion:
-    """Registers a base encoder under its deterministic version id (no weights are loaded).
+def encoder_version_get_or_create(
+    *, spec: EncoderSpec, note: str = "", encoder: LoadedEncoder | None = None
+) -> EncoderVersion:
+    """Registers a base encoder under its deterministic version id.
+
+    Without ``encoder`` no weights are loaded (the id comes from the config and the weights'
+    identity), so a row may name weights that turn out not to load: callers that embed right
+    away use :func:`stickers_embed_with_spec`, which loads first. With the loaded ``encoder``
+    its id is reused (no second hash of a large checkpoint file).
 
     ``note`` (e.g. "fallback: random weights") is kept in ``train_config["note"]`` for the
     pages to show; a later call with a different note updates it.
     """
-    name, config, identity, version = openclip_spec_version(spec)
+    if encoder is None:
+        _, config, identity, version = openclip_spec_version(spec)
+    else:
+        config, identity, version = (encoder.model_config, encoder.pretrained_identity,
+                                     encoder.version)
+    train_config = {"pretrained_identity": identity, **({"note": note} if note else {})}
     row, created = EncoderVersion.objects.get_or_create(
         version=version,
         defaults={
@@ -91,14 +113,31 @@ def encoder_version_get_or_create(*, spec: EncoderSpec, note: str = "") -> Encod
             "model_name": spec.model,
             "model_config": config,
             "pretrained": spec.pretrained,
-            "train_config": {"note": note, "pretrained_identity": identity} if note else
-            {"pretrained_identity": identity},
+            "train_config": train_config,
         },
     )
     if not created and note and row.train_config.get("note") != note:
         row.train_config = {**row.train_config, "note": note}
         row.save(update_fields=["train_config"])
     return row
+
+
+def stickers_embed_with_spec(
+    *, spec: EncoderSpec, note: str = "", encoder: LoadedEncoder | None = None,
+    batch_size: int | None = None, progress: ProgressFn | None = None,
+) -> tuple[EncoderVersion, int]:
+    """Loads the encoder, then registers its version and embeds what is missing.
+
+    Loading comes first so that weights which do not load (a hub tag with no network, a
+    checkpoint that does not fit the model) raise :class:`EncoderError` before any row is
+    written: no EncoderVersion is ever left without the embeddings it promises. ``encoder``
+    is the same spec already loaded by the caller (e.g. to check that it loads).
+    """
+    encoder = encoder or load_encoder(spec)
+    version = encoder_version_get_or_create(spec=spec, note=note, encoder=encoder)
+    count = stickers_embed(encoder_version=version, encoder=encoder, batch_size=batch_size,
+                           progress=progress)
+    return version, count
 
 
 def _open_still(sticker: Sticker) -> Image.Image:
@@ -110,12 +149,15 @@ def _open_still(sticker: Sticker) -> Image.Image:
 
 def stickers_embed(
     *, encoder_version: EncoderVersion, batch_size: int | None = None,
-    progress: ProgressFn | None = None,
+    progress: ProgressFn | None = None, encoder: LoadedEncoder | None = None,
+    device: str | None = None,
 ) -> int:
     """Embeds every sticker that has no embedding under this version; returns how many.
 
     Stickers are read ``batch_size`` at a time by id (never all at once) and each batch is
-    written as it is done, so an interrupted run resumes where it stopped.
+    written as it is done, so an interrupted run resumes where it stopped. ``encoder`` is the
+    version's model when the caller has it loaded already; otherwise it is loaded here (on
+    ``device``, default GSE_DEVICE), and only if something is missing.
     """
     batch_size = batch_size or settings.GSE_EMBED_BATCH_SIZE
     done_ids = StickerEmbedding.objects.filter(encoder_version=encoder_version.version)
@@ -123,7 +165,7 @@ def stickers_embed(
     total = missing.count()
     if total == 0:
         return 0  # nothing to do: don't spend seconds loading the model
-    encoder = load_encoder(encoder_spec_for_version(encoder_version))
+    encoder = encoder or load_encoder(encoder_spec_for_version(encoder_version, device=device))
     is_base = encoder_version.kind == EncoderVersion.Kind.BASE
     if is_base and encoder.version != encoder_version.version:
         raise EncoderError(

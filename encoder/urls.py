@@ -1,4 +1,14 @@
-"""URL routes of the encoder app."""
-from django.urls import path  # noqa: F401
+"""URL routes of the encoder app (under /api/)."""
+from django.urls import path
 
-urlpatterns: list = []
+from encoder import apis
+
+urlpatterns = [
+    path("similarity/", apis.SimilarityApi.as_view(), name="api-similarity"),
+    path("stickers/<str:sticker_id>/similar/", apis.MostSimilarApi.as_view(),
+         name="api-sticker-similar"),
+    path("encoders/train/", apis.EncoderTrainApi.as_view(), name="api-encoder-train"),
+    path("encoders/<int:pk>/", apis.EncoderVersionApi.as_view(), name="api-encoder-version"),
+    path("campaigns/<str:name>/iteration2-encoder/", apis.CampaignEncoderActivateApi.as_view(),
+         name="api-campaign-encoder-activate"),
+]

@@ -1,4 +1,15 @@
 """URL routes of the frontend app."""
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from frontend.views import annotate, campaign, registry, review
+
+urlpatterns: list = [
+    path("", annotate.home, name="home"),
+    path("campaigns/<str:name>/annotate/", annotate.annotate, name="annotate"),
+    path("campaigns/<str:name>/", campaign.campaign_detail, name="campaign"),
+    path("campaigns/<str:name>/models/train/", registry.campaign_gse_train,
+         name="campaign-gse-train"),
+    path("campaigns/<str:name>/models/activate/", registry.campaign_gse_activate,
+         name="campaign-gse-activate"),
+    path("pair-builds/<int:build_id>/review/", review.pair_review, name="pair-review"),
+]

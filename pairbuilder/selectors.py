@@ -1,9 +1,82 @@
 """Reads for the pair builder: what the campaign page and the review queue show."""
+
 from __future__ import annotations
 
-from annotation.models import Campaign
+from annotation.models import Campaign, Sticker
+from pairbuilder.models import Pair, PairBuild, PairReview, Snapshot
+
+PANEL_BUILDS = 5  # builds listed on the campaign page
+PANEL_SNAPSHOTS = 10
+
+
+def build_summary(build: PairBuild) -> dict:
+    """A build as the page and the API show it."""
+    return {"id": build.id, "status": build.status, "progress": round(build.progress, 3),
+            "params": build.params, "counts": build.counts,
+            "annotation_count": build.annotation_count, "error": build.error,
+            "created_at": build.created_at.isoformat(),
+            "finished_at": build.finished_at.isoformat() if build.finished_at else None,
+            "imported": bool(build.params.get("imported"))}
+
+
+def snapshot_summary(snapshot: Snapshot) -> dict:
+    splits = snapshot.manifest.get("splits", {})
+    return {"number": snapshot.number, "build_id": snapshot.build_id, "status": snapshot.status,
+            "params": snapshot.params, "splits": splits, "error": snapshot.error,
+            "created_at": snapshot.created_at.isoformat(),
+            "dropped": snapshot.manifest.get("split", {}).get("dropped_cross_split_pairs")}
 
 
 def campaign_panel(*, campaign: Campaign) -> dict:
-    """Context for the campaign page's pair-build and snapshot panel."""
-    return {}
+    """Context for the campaign page's pair-build and snapshot panel (namespaced keys)."""
+    builds = list(campaign.pair_builds.order_by("-id")[:PANEL_BUILDS])
+    latest_done = next((b for b in builds if b.status == PairBuild.Status.DONE), None) or \
+        campaign.pair_builds.filter(status=PairBuild.Status.DONE).order_by("-id").first()
+    return {
+        "pair_builds": [build_summary(b) for b in builds],
+        "pair_build_latest": build_summary(latest_done) if latest_done else None,
+        "pair_reviews_count": PairReview.objects.filter(campaign=campaign).count(),
+        "snapshots": [snapshot_summary(s) for s in
+                      campaign.snapshots.order_by("-number")[:PANEL_SNAPSHOTS]],
+    }
+
+
+def _sticker_out(sticker: Sticker) -> dict:
+    return {"sticker_id": sticker.sticker_id, "url": sticker.file.url if sticker.file else "",
+            "media_type": sticker.media_type, "is_animated": sticker.is_animated}
+
+
+def review_queue(*, build: PairBuild, only_unreviewed: bool = False, label: int | None = None,
+                 offset: int = 0, limit: int = 50) -> dict:
+    """One page of a build's pairs for the review page, each with its current decision."""
+    pairs = Pair.objects.filter(build=build).select_related("sticker_a", "sticker_b").order_by(
+        "sticker_a__sticker_id", "sticker_b__sticker_id")
+    if label is not None:
+        pairs = pairs.filter(label=label)
+    reviews = PairReview.objects.filter(campaign_id=build.campaign_id)
+    if only_unreviewed:
+        # A pair is reviewed when a decision exists for its stickers and its current label.
+        reviewed_ids = [p for p, in pairs.filter(
+            sticker_a__in=reviews.values("sticker_a")).values_list("id")]
+        decided = {(a, b, y) for a, b, y in reviews.values_list("sticker_a_id", "sticker_b_id",
+                                                                 "label")}
+        keep = [pid for pid, a, b, y in Pair.objects.filter(id__in=reviewed_ids).values_list(
+            "id", "sticker_a_id", "sticker_b_id", "label") if (a, b, y) in decided]
+        pairs = pairs.exclude(id__in=keep)
+    total = pairs.count()
+    page = list(pairs[offset:offset + limit])
+    decisions = {(r.sticker_a_id, r.sticker_b_id, r.label): r for r in reviews.filter(
+        sticker_a__in=[p.sticker_a_id for p in page]).select_related("reviewer")}
+    rows = []
+    for p in page:
+        r = decisions.get((p.sticker_a_id, p.sticker_b_id, p.label))
+        rows.append({
+            "id": p.id, "label": p.label, "co_selected": p.co_selected,
+            "co_displayed": p.co_displayed, "query_overlap": p.query_overlap,
+            "text_cosine": p.text_cosine, "a": _sticker_out(p.sticker_a),
+            "b": _sticker_out(p.sticker_b),
+            "review": None if r is None else {
+                "decision": r.decision, "reviewer": r.reviewer.get_username(),
+                "decided_at": r.decided_at.isoformat()},
+        })
+    return {"build_id": build.id, "total": total, "offset": offset, "pairs": rows}

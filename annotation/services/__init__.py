@@ -1,5 +1,10 @@
 """Services of the annotation app (writes). Each module re-exports its public names here."""
 
+from annotation.services.annotations_io import (  # noqa: F401
+    AnnotationImportReport,
+    annotations_export_jsonl,
+    annotations_import_jsonl,
+)
 from annotation.services.demo import DemoImportReport, demo_library_import  # noqa: F401
 from annotation.services.queries import (  # noqa: F401
     QueryImportError,
@@ -7,3 +12,4 @@ from annotation.services.queries import (  # noqa: F401
     queries_import,
 )
 from annotation.services.stickers import ImportReport, stickers_import  # noqa: F401
+from annotation.services.tasks import Submitted, task_next, task_skip, task_submit  # noqa: F401

@@ -6,6 +6,7 @@ import io
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 from PIL import Image
@@ -22,6 +23,14 @@ def media_root(settings, tmp_path) -> Path:
     """Each test writes its stickers to its own MEDIA_ROOT."""
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
+
+
+def _noise_png(side: int) -> bytes:
+    """A PNG of random pixels: incompressible, so about 3 * side * side bytes."""
+    pixels = np.random.default_rng(1).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, "RGB").save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 GOOD = {
@@ -41,7 +50,13 @@ BAD = {
     "bomb.png": (factories.png_bomb, "pixel"),
     "old.bmp": (factories.bmp_bytes, "unsupported type: bmp"),
     "scan.tiff": (factories.tiff_bytes, "unsupported type: tiff"),
+    "empty.webp": (lambda: b"", "empty file"),
+    "huge.png": (lambda: _noise_png(300), "over the limit of 200,000"),
+    "long.gif": (lambda: factories.image_bytes("GIF", frames=12), "over the limit of 8"),
+    "cut.webm": (lambda: factories.webm_bytes()[:150], "webm"),
 }
+# Limits for the folder test, between the good files and the bad ones above.
+MAX_BYTES, MAX_FRAMES = 200_000, 8
 
 
 def _write(folder: Path, files: dict) -> None:
@@ -54,8 +69,10 @@ def _rejected(report) -> dict[str, str]:
     return dict(line.split(": ", 1) for line in report.rejected)
 
 
-def test_folder_with_every_format_and_bad_files(tmp_path, media_root):
-    # given a folder tree with one file of each format and each kind of bad file, nested
+def test_folder_with_every_format_and_bad_files(tmp_path, media_root, settings):
+    # given a folder tree with one file of each format and each kind of bad file, nested:
+    # corrupt, not an image, empty, over the byte, pixel or frame limits, unsupported
+    settings.STICKER_MAX_BYTES, settings.STICKER_MAX_FRAMES = MAX_BYTES, MAX_FRAMES
     _write(tmp_path / "in" / "good", GOOD)
     _write(tmp_path / "in" / "deep" / "bad", BAD)
     (tmp_path / "in" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 import torch
+from django.core.management import call_command
 
 from annotation.errors import InputError
-from annotation.models import Annotation, Campaign, Candidate, CandidateSet, Query, Task
+from annotation.models import (
+    Annotation,
+    Campaign,
+    Candidate,
+    CandidateSet,
+    Query,
+    Sticker,
+    Task,
+)
 from annotation.services.campaigns import campaign_create
 from encoder.models import EncoderVersion
 from encoder.retrieval import topk_cosine
@@ -168,19 +179,51 @@ def test_campaign_create_validates_its_fields():
 
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
-def test_embed_and_build_through_a_celery_worker(make_stickers, tiny_version,
-                                                 celery_worker_process):
-    # given stickers and a campaign, committed, and a real worker on Redis + PostgreSQL
-    from encoder.tasks import build_candidates_task, embed_stickers_task
+def test_import_embed_and_build_through_a_celery_worker(tmp_path, tiny_version,
+                                                        celery_worker_process):
+    # given a folder of real sticker files in every format (animated ones too) and a bad file,
+    # imported with the command into PostgreSQL (into the MEDIA_ROOT the worker shares)
+    from django.db import connection
 
-    make_stickers(12)
-    campaign = campaign_create(name="celery", candidate_count=4,
+    from encoder.tasks import build_candidates_task, embed_stickers_task
+    from tests.annotation import factories
+    from tests.encoder.conftest import png_bytes
+
+    assert connection.vendor == "postgresql"
+    folder = tmp_path / "library"
+    folder.mkdir()
+    for i in range(8):
+        (folder / f"face{i}.png").write_bytes(png_bytes(100 + i))
+    (folder / "wave.gif").write_bytes(factories.image_bytes("GIF", frames=3))
+    (folder / "jump.webp").write_bytes(factories.image_bytes("WEBP", frames=4, size=(44, 30)))
+    (folder / "hop.webm").write_bytes(factories.webm_bytes(frames=5))
+    (folder / "photo.jpg").write_bytes(factories.image_bytes("JPEG", size=(50, 30)))
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+    err = io.StringIO()
+    call_command("import_stickers", str(folder), stdout=io.StringIO(), stderr=err)
+    assert "broken.png: corrupt" in err.getvalue()
+    assert Sticker.objects.count() == 12
+    assert set(Sticker.objects.filter(is_animated=True).values_list("media_type", flat=True)) \
+        == {"gif", "webp", "webm"}
+    campaign = campaign_create(name="celery-import", candidate_count=4,
                                encoder_version=tiny_version.version)
-    # when the worker embeds (the tiny model is named by its config JSON path) and builds
+    # when a real worker embeds the stills and builds both iterations
     embedded = embed_stickers_task.delay(encoder_version_id=tiny_version.id).get(timeout=180)
     built = build_candidates_task.delay(campaign_id=campaign.id, iteration=1).get(timeout=120)
     again = build_candidates_task.delay(campaign_id=campaign.id, iteration=2).get(timeout=120)
-    # then
+    # then every imported sticker is embedded and is an anchor with 4 candidates, never
+    # itself, in both iterations, in the order of an exact retrieval
     assert (embedded, built, again) == (12, 12, 12)
-    assert Candidate.objects.filter(candidate_set__campaign=campaign).count() == 12 * 4 * 2
+    sets = CandidateSet.objects.filter(campaign=campaign).prefetch_related("candidates")
+    for cs in sets:
+        chosen = [c.sticker_id for c in sorted(cs.candidates.all(), key=lambda c: c.rank)]
+        assert len(chosen) == 4 and cs.anchor_id not in chosen
+    matrix = embeddings_load(encoder_version=tiny_version.version)
+    idx, _ = topk_cosine(matrix.vectors, 8, duplicate_group=matrix.duplicate_groups())
+    for row, anchor in enumerate(matrix.sticker_ids.tolist()):
+        for iteration, ranks in ((1, slice(0, 4)), (2, slice(4, 8))):
+            got = (CandidateSet.objects.get(campaign=campaign, anchor_id=anchor,
+                                            iteration=iteration)
+                   .candidates.order_by("rank").values_list("sticker_id", flat=True))
+            assert list(got) == matrix.sticker_ids[idx[row, ranks]].tolist()
     assert Task.objects.filter(campaign=campaign).count() == 24

@@ -1,9 +1,13 @@
-"""Embedding stickers (encoder.services.stickers_embed) with the tiny OpenCLIP model."""
+"""Embedding stickers (encoder.services, ``manage.py embed_stickers``) with the tiny OpenCLIP
+model."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+from django.core.management import CommandError, call_command
 
 from encoder.models import EncoderVersion, StickerEmbedding
 from encoder.openclip import EncoderError, EncoderSpec, spec_version
@@ -75,3 +79,31 @@ def test_a_changed_checkpoint_file_is_refused(make_stickers, tiny_openclip, tmp_
     # when / then
     with pytest.raises(EncoderError, match="checkpoint file changed"):
         stickers_embed(encoder_version=version)
+
+
+def test_command_embeds_with_a_model_given_on_the_command_line(make_stickers, tiny_openclip):
+    # given 3 stickers
+    make_stickers(3)
+    out = io.StringIO()
+    # when the tiny model and its saved weights are named on the command line
+    call_command("embed_stickers", "--model", tiny_openclip["config_path"],
+                 "--pretrained", tiny_openclip["checkpoint"], "--device", "cpu", stdout=out)
+    # then one base version is registered and holds the 3 embeddings
+    version = EncoderVersion.objects.get()
+    assert version.pretrained == tiny_openclip["checkpoint"]
+    assert StickerEmbedding.objects.filter(encoder_version=version.version).count() == 3
+    assert f"embedded 3 stickers with {version.version}" in out.getvalue()
+
+
+def test_command_with_weights_that_do_not_load_registers_nothing(make_stickers, tiny_openclip,
+                                                                 tmp_path):
+    # given a checkpoint file that exists but is not a checkpoint
+    make_stickers(2)
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a torch checkpoint")
+    # when / then the command fails naming the file, and no version row is left behind
+    with pytest.raises(CommandError, match="broken.pt"):
+        call_command("embed_stickers", "--model", tiny_openclip["config_path"],
+                     "--pretrained", str(broken), stdout=io.StringIO())
+    assert not EncoderVersion.objects.exists()
+    assert not StickerEmbedding.objects.exists()

@@ -21,17 +21,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from tqdm import tqdm
 
 from annotation.models import Campaign, CandidateSet
 from annotation.services.campaigns import campaign_create
+from encoder.management.commands.embed_stickers import progress_bar
 from encoder.models import EncoderVersion
-from encoder.openclip import EncoderError, EncoderSpec, load_encoder
+from encoder.openclip import EncoderError, EncoderSpec, LoadedEncoder, load_encoder
 from encoder.services import (
     candidate_sets_build,
     encoder_spec_from_settings,
-    encoder_version_get_or_create,
-    stickers_embed,
+    stickers_embed_with_spec,
 )
 
 logger = logging.getLogger("demo_setup")
@@ -59,9 +58,11 @@ class Command(BaseCommand):
 
         self.stdout.write(demo_library_import().summary())
         self._users()
-        spec, note = self._encoder_spec()
-        version = encoder_version_get_or_create(spec=spec, note=note)
-        self._embed(version)
+        spec, encoder, note = self._encoder()
+        with progress_bar(f"embedding ({encoder.version})") as progress:
+            version, count = stickers_embed_with_spec(spec=spec, note=note, encoder=encoder,
+                                                      progress=progress)
+        self.stdout.write(f"embedded {count} stickers with {version.version}")
         campaign = self._campaign(version, note)
         for iteration in (1, 2):
             if CandidateSet.objects.filter(campaign=campaign, iteration=iteration).exists():
@@ -69,8 +70,6 @@ class Command(BaseCommand):
                 continue
             count = candidate_sets_build(campaign=campaign, iteration=iteration)
             self.stdout.write(f"iteration {iteration}: {count} candidate sets")
-        if note:
-            self.stderr.write(self.style.WARNING(f"ENCODER: {note}"))
 
     def _users(self) -> None:
         users = get_user_model()
@@ -87,48 +86,38 @@ class Command(BaseCommand):
                           + ", ".join(f"{n}/{DEMO_PASSWORD}" for n in ANNOTATORS)
                           + " (group annotators)")
 
-    def _encoder_spec(self) -> tuple[EncoderSpec, str]:
-        """The configured encoder if it loads, else a fallback and the note that says so."""
+    def _encoder(self) -> tuple[EncoderSpec, LoadedEncoder, str]:
+        """The configured encoder if its pretrained weights load, else a fallback; the note
+        says which fallback (empty when none), and is logged as one WARNING line."""
         spec = encoder_spec_from_settings()
-        try:
-            load_encoder(spec)
-            if spec.pretrained:
-                return spec, ""
-            reason = f"GSE_PRETRAINED is empty: {spec.model} has random weights"
-        except EncoderError as e:
-            reason = f"pretrained weights could not be loaded ({e})"
-        logger.warning("The configured encoder is not used: %s", reason)
+        if spec.pretrained:
+            try:
+                return spec, load_encoder(spec), ""
+            except EncoderError as e:
+                logger.debug("loading GSE_MODEL=%s GSE_PRETRAINED=%s failed: %s",
+                             spec.model, spec.pretrained, e)
+        wanted = f"GSE_MODEL={spec.model} GSE_PRETRAINED={spec.pretrained or '(empty)'}"
         shipped = SHIPPED_MODEL / "demo_encoder.json", SHIPPED_MODEL / "demo_encoder.pt"
         if all(p.is_file() for p in shipped):
-            spec = EncoderSpec(model=str(shipped[0]), pretrained=str(shipped[1]),
-                               device=settings.GSE_DEVICE)
+            fallback = EncoderSpec(model=str(shipped[0]), pretrained=str(shipped[1]),
+                                   device=settings.GSE_DEVICE)
             try:
-                load_encoder(spec)
-                note = f"demo fallback: the small encoder shipped in demo/models; {reason}"
+                encoder = load_encoder(fallback)
+                note = (f"No pretrained weights could be loaded for {wanted}: using the small "
+                        "demo encoder shipped in demo/models; candidates are only as "
+                        "meaningful as that model")
                 logger.warning(note)
-                return spec, note
+                return fallback, encoder, note
             except EncoderError as e:
-                logger.warning("The shipped demo encoder does not load either: %s", e)
+                logger.debug("the shipped demo encoder does not load either: %s", e)
         config_path = Path(settings.GSE_MODELS_DIR) / "demo-tiny-random-ViT.json"
         config_path.parent.mkdir(parents=True, exist_ok=True)
         config_path.write_text(json.dumps(TINY_DEMO_CONFIG, indent=2))
-        note = (f"candidates are NOT semantically meaningful: a tiny randomly initialised "
-                f"encoder is used because {reason}")
-        logger.warning("!" * 72)
+        fallback = EncoderSpec(model=str(config_path), pretrained="", device=settings.GSE_DEVICE)
+        note = (f"No pretrained weights could be loaded for {wanted}: using a tiny randomly "
+                "initialised encoder; candidates are NOT semantically meaningful")
         logger.warning(note)
-        logger.warning("!" * 72)
-        return EncoderSpec(model=str(config_path), pretrained="", device=settings.GSE_DEVICE), note
-
-    def _embed(self, version: EncoderVersion) -> None:
-        bar = tqdm(unit="sticker", desc=f"embedding ({version.version})")
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
-        count = stickers_embed(encoder_version=version, progress=progress)
-        bar.close()
-        self.stdout.write(f"embedded {count} stickers")
+        return fallback, load_encoder(fallback), note
 
     def _campaign(self, version: EncoderVersion, note: str) -> Campaign:
         campaign = Campaign.objects.filter(name=DEMO_CAMPAIGN).first()

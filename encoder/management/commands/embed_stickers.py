@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
@@ -9,10 +12,26 @@ from annotation.errors import InputError
 from encoder.models import EncoderVersion
 from encoder.openclip import EncoderError
 from encoder.services import (
+    ProgressFn,
     encoder_spec_from_settings,
-    encoder_version_get_or_create,
     stickers_embed,
+    stickers_embed_with_spec,
 )
+
+
+@contextlib.contextmanager
+def progress_bar(desc: str) -> Iterator[ProgressFn]:
+    """A tqdm bar fed by a service's ``progress(done, total)`` callback."""
+    bar = tqdm(unit="sticker", desc=desc)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        yield progress
+    finally:
+        bar.close()
 
 
 class Command(BaseCommand):
@@ -29,24 +48,20 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts) -> None:
         try:
-            if opts["encoder_version"]:
-                version = EncoderVersion.objects.get(version=opts["encoder_version"])
-            else:
-                spec = encoder_spec_from_settings(
-                    model=opts["model"], pretrained=opts["pretrained"], device=opts["device"]
-                )
-                version = encoder_version_get_or_create(spec=spec)
-            self.stdout.write(f"encoder version {version.version}")
-            bar = tqdm(unit="sticker", desc="embedding")
-
-            def progress(done: int, total: int) -> None:
-                bar.total = total
-                bar.update(done - bar.n)
-
-            count = stickers_embed(
-                encoder_version=version, batch_size=opts["batch_size"], progress=progress
-            )
-            bar.close()
+            with progress_bar("embedding") as progress:
+                if opts["encoder_version"]:
+                    version = EncoderVersion.objects.get(version=opts["encoder_version"])
+                    count = stickers_embed(encoder_version=version, batch_size=opts["batch_size"],
+                                           progress=progress, device=opts["device"])
+                else:
+                    spec = encoder_spec_from_settings(
+                        model=opts["model"], pretrained=opts["pretrained"], device=opts["device"]
+                    )
+                    # Loads the weights before registering the version: a failed load leaves
+                    # no version row behind.
+                    version, count = stickers_embed_with_spec(
+                        spec=spec, batch_size=opts["batch_size"], progress=progress
+                    )
         except EncoderVersion.DoesNotExist as e:
             name = opts["encoder_version"]
             raise CommandError(f"encoder version {name} is not registered") from e

@@ -1,0 +1,298 @@
+"""REST API of the annotation app: next task, submit, skip, my progress, my answers, stats.
+
+Views parse input, check access, call one service or selector and format the result. Session
+auth (CSRF enforced by DRF) serves the annotator page; token auth serves scripts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import serializers, status
+from rest_framework.permissions import BasePermission, IsAdminUser, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.errors import InputError
+from annotation.models import Annotation, Campaign, Sticker, Task
+from annotation.selectors import (
+    annotation_selected_ids,
+    annotator_progress,
+    campaign_stats,
+    campaigns_for_user,
+    lease_expiry,
+    task_candidates,
+    user_is_annotator,
+)
+from annotation.services.annotations_io import annotation_lines
+from annotation.services.tasks import task_next, task_skip, task_submit
+
+
+class IsAnnotator(BasePermission):
+    """Authenticated staff, or a member of the "annotators" group."""
+
+    message = "You are not in the annotators group; ask an admin to add you."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return user_is_annotator(user=request.user)
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class StickerOutSerializer(serializers.Serializer):
+    sticker_id = serializers.CharField()
+    url = serializers.CharField(help_text="URL of the original file, shown as it is")
+    media_type = serializers.CharField(help_text="png, jpeg, gif, webp or webm")
+    is_animated = serializers.BooleanField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+
+
+class CandidateOutSerializer(StickerOutSerializer):
+    rank = serializers.IntegerField()
+
+
+class TaskOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    campaign = serializers.CharField()
+    iteration = serializers.IntegerField()
+    anchor = StickerOutSerializer()
+    candidates = CandidateOutSerializer(many=True)
+    lease_expires_at = serializers.DateTimeField()
+
+
+class ProgressSerializer(serializers.Serializer):
+    done_today = serializers.IntegerField()
+    done_today_in_campaign = serializers.IntegerField()
+    done_in_campaign = serializers.IntegerField()
+    left_for_me = serializers.IntegerField()
+    left_in_campaign = serializers.IntegerField()
+
+
+class AnnotationOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    task = serializers.IntegerField()
+    selected = serializers.ListField(child=serializers.CharField())
+    duration_ms = serializers.IntegerField(allow_null=True)
+    submission_id = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+def _sticker_out(sticker: Sticker) -> dict:
+    return {"sticker_id": sticker.sticker_id, "url": sticker.file.url,
+            "media_type": sticker.media_type, "is_animated": sticker.is_animated,
+            "width": sticker.width, "height": sticker.height}
+
+
+def _task_out(task: Task, lease_expires_at: dt.datetime | None) -> dict:
+    """``task`` comes from task_next with its campaign and anchor loaded."""
+    return {
+        "id": task.pk,
+        "campaign": task.campaign.name,
+        "iteration": task.iteration,
+        "anchor": _sticker_out(task.anchor),
+        "candidates": [
+            {**_sticker_out(c.sticker), "rank": c.rank}
+            for c in task_candidates(task=task)
+        ],
+        "lease_expires_at": lease_expires_at,
+    }
+
+
+def _annotation_out(annotation: Annotation) -> dict:
+    return {"id": annotation.pk, "task": annotation.task_id,
+            "selected": annotation_selected_ids(annotation=annotation),
+            "duration_ms": annotation.duration_ms, "submission_id": annotation.submission_id,
+            "created_at": annotation.created_at}
+
+
+def _refused(exc: InputError) -> Response:
+    # 409: the request was well formed but conflicts with the task's state (lease lost, ...).
+    return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+
+
+class PingApi(APIView):
+    """The trivial endpoint: the load benchmark's baseline for the framework's own cost."""
+
+    @extend_schema(responses=inline_serializer("Ping", {"ok": serializers.BooleanField()}))
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True})
+
+
+class CampaignListApi(APIView):
+    permission_classes = [IsAuthenticated, IsAnnotator]
+
+    @extend_schema(responses=inline_serializer("CampaignSummary", {
+        "name": serializers.CharField(), "description": serializers.CharField(),
+        "tasks_total": serializers.IntegerField(), "tasks_done": serializers.IntegerField(),
+    }, many=True))
+    def get(self, request: Request) -> Response:
+        return Response(campaigns_for_user(user=request.user))
+
+
+class TaskNextApi(APIView):
+    """Leases the next task (or returns the one the caller holds); 204 when none is left."""
+
+    permission_classes = [IsAuthenticated, IsAnnotator]
+
+    @extend_schema(
+        request=None,
+        parameters=[OpenApiParameter("exclude", str, description=(
+            "comma-separated task ids not to return: the task on screen, to fetch ahead"))],
+        responses={200: TaskOutSerializer, 204: OpenApiResponse(description="no task left")},
+    )
+    def post(self, request: Request, name: str) -> Response:
+        campaign = get_object_or_404(Campaign, name=name)
+        raw = request.query_params.get("exclude", "")
+        try:
+            exclude = [int(x) for x in raw.split(",") if x.strip()]
+        except ValueError:
+            return Response({"detail": "exclude: comma-separated task ids"}, status=400)
+        task = task_next(annotator=request.user, campaign=campaign, exclude_task_ids=exclude)
+        if task is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        expiry = lease_expiry(task=task, annotator=request.user)
+        return Response(TaskOutSerializer(_task_out(task, expiry)).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("exclude", str, description="as for POST")],
+        responses={200: TaskOutSerializer, 204: OpenApiResponse(description="no task left")},
+    )
+    def get(self, request: Request, name: str) -> Response:
+        return self.post(request, name)
+
+
+class TaskSubmitApi(APIView):
+    """Stores the caller's answer; a repeat returns the first answer with 200 instead of 201."""
+
+    permission_classes = [IsAuthenticated, IsAnnotator]
+
+    class InputSerializer(serializers.Serializer):
+        selected = serializers.ListField(child=serializers.CharField(max_length=255),
+                                         required=False, default=list, max_length=1000)
+        none = serializers.BooleanField(required=False, default=False,
+                                        help_text="true: none of the candidates is similar")
+        submission_id = serializers.CharField(max_length=64, required=False, default="",
+                                              allow_blank=True)
+        duration_ms = serializers.IntegerField(min_value=0, required=False, allow_null=True,
+                                               default=None)
+
+        def validate(self, data: dict) -> dict:
+            if data["none"] and data["selected"]:
+                raise serializers.ValidationError("none=true with a non-empty selection")
+            if not data["none"] and not data["selected"]:
+                raise serializers.ValidationError(
+                    "select at least one candidate, or say none=true")
+            return data
+
+    @extend_schema(request=InputSerializer, responses={
+        201: AnnotationOutSerializer, 200: AnnotationOutSerializer, 409: ErrorSerializer})
+    def post(self, request: Request, task_id: int) -> Response:
+        task = get_object_or_404(Task, pk=task_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            result = task_submit(
+                annotator=request.user, task=task, selected_ids=data.validated_data["selected"],
+                submission_id=data.validated_data["submission_id"],
+                duration_ms=data.validated_data["duration_ms"],
+            )
+        except InputError as exc:
+            return _refused(exc)
+        code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        return Response(AnnotationOutSerializer(_annotation_out(result.annotation)).data,
+                        status=code)
+
+
+class TaskSkipApi(APIView):
+    """"I can't judge": frees the task for the others; counts for nothing."""
+
+    permission_classes = [IsAuthenticated, IsAnnotator]
+
+    @extend_schema(request=None, responses={200: inline_serializer("Skipped", {
+        "task": serializers.IntegerField(), "skipped": serializers.BooleanField()}),
+        409: ErrorSerializer})
+    def post(self, request: Request, task_id: int) -> Response:
+        task = get_object_or_404(Task, pk=task_id)
+        try:
+            task_skip(annotator=request.user, task=task)
+        except InputError as exc:
+            return _refused(exc)
+        return Response({"task": task.pk, "skipped": True})
+
+
+class ProgressApi(APIView):
+    permission_classes = [IsAuthenticated, IsAnnotator]
+
+    @extend_schema(responses=ProgressSerializer)
+    def get(self, request: Request, name: str) -> Response:
+        campaign = get_object_or_404(Campaign, name=name)
+        return Response(annotator_progress(annotator=request.user, campaign=campaign))
+
+
+class MyAnnotationListApi(APIView):
+    """The caller's own answers (never anyone else's), newest first, at most 200."""
+
+    permission_classes = [IsAuthenticated, IsAnnotator]
+
+    @extend_schema(parameters=[OpenApiParameter("campaign", str)],
+                   responses=AnnotationOutSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        mine = Annotation.objects.filter(annotator=request.user).order_by("-created_at", "-pk")
+        if request.query_params.get("campaign"):
+            mine = mine.filter(task__campaign__name=request.query_params["campaign"])
+        return Response([_annotation_out(a) for a in mine[:200]])
+
+
+class AnnotationDetailApi(APIView):
+    """One answer: the caller's own, or any for staff; someone else's reads as 404."""
+
+    permission_classes = [IsAuthenticated, IsAnnotator]
+
+    @extend_schema(responses=AnnotationOutSerializer)
+    def get(self, request: Request, annotation_id: int) -> Response:
+        answers = Annotation.objects.all()
+        if not request.user.is_staff:
+            answers = answers.filter(annotator=request.user)
+        return Response(_annotation_out(get_object_or_404(answers, pk=annotation_id)))
+
+
+class CampaignStatsApi(APIView):
+    """Admins only: progress per iteration and annotator, expired leases, agreement."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, name: str) -> Response:
+        campaign = get_object_or_404(Campaign, name=name)
+        return Response(campaign_stats(campaign=campaign))
+
+
+class CampaignExportApi(APIView):
+    """Admins only: every answer and skip as JSON lines, streamed while it is read.
+
+    Streaming keeps memory flat and the first byte early however big the campaign is, so the
+    download does not time out while a file is built (Label Studio #2663).
+    """
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(responses={(200, "application/x-ndjson"): OpenApiTypes.STR})
+    def get(self, request: Request, name: str) -> StreamingHttpResponse:
+        campaign = get_object_or_404(Campaign, name=name)
+        response = StreamingHttpResponse(annotation_lines(campaign=campaign),
+                                         content_type="application/x-ndjson")
+        response["Content-Disposition"] = f'attachment; filename="{campaign.pk}-annotations.jsonl"'
+        return response

@@ -1,0 +1,259 @@
+"""Reads of the annotation app: which tasks an annotator may take, progress, campaign stats.
+
+Every count is a query on the rows themselves (no cached tallies: SPEC.md, Label Studio #7902).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import defaultdict
+
+from django.contrib.auth.models import AbstractBaseUser, Group
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from annotation.agreement import campaign_agreement
+from annotation.models import Annotation, Campaign, Candidate, Lease, Skip, Task
+
+ANNOTATORS_GROUP = "annotators"
+
+
+def annotators_group() -> Group:
+    """The "annotators" group; created on first use so a fresh database needs no setup step."""
+    group, _ = Group.objects.get_or_create(name=ANNOTATORS_GROUP)
+    return group
+
+
+def user_is_annotator(*, user: AbstractBaseUser) -> bool:
+    """Staff, or a member of the "annotators" group."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return user.is_staff or user.groups.filter(name=ANNOTATORS_GROUP).exists()
+
+
+def _count_subquery(queryset: QuerySet) -> Coalesce:
+    """A correlated COUNT(*) usable in WHERE next to SELECT ... FOR UPDATE (no GROUP BY)."""
+    counted = queryset.order_by().values("task").annotate(n=Count("*")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def tasks_available(
+    *, annotator: AbstractBaseUser, campaign: Campaign, now: dt.datetime | None = None
+) -> QuerySet[Task]:
+    """Open tasks this annotator may lease now, in the order they should be handed out.
+
+    Excluded: tasks the annotator answered, skipped (a skip returns the task to the pool for
+    the others, not to the one who could not judge it) or holds a live lease on; tasks whose
+    answers plus live leases already reach ``annotators_per_task``; and tasks whose anchor the
+    annotator judged or holds in the other iteration (SPEC: the two iterations of one anchor go
+    to different annotators). Expired leases count for nothing.
+    """
+    now = now or timezone.now()
+    # Each exclusion is an uncorrelated subquery on the annotator's own rows (indexed by
+    # annotator, a few hundred at most), so the cost does not grow with the campaign's size.
+    answered = Annotation.objects.filter(annotator=annotator, task__campaign=campaign)
+    held = Lease.objects.filter(annotator=annotator, task__campaign=campaign, expires_at__gt=now)
+    skipped = Skip.objects.filter(annotator=annotator, task__campaign=campaign)
+    answers = _count_subquery(Annotation.objects.filter(task=OuterRef("pk")))
+    live_leases = _count_subquery(Lease.objects.filter(task=OuterRef("pk"), expires_at__gt=now))
+    return (
+        Task.objects.filter(campaign=campaign, status=Task.Status.OPEN)
+        .exclude(pk__in=answered.values("task_id"))
+        .exclude(pk__in=held.values("task_id"))
+        .exclude(pk__in=skipped.values("task_id"))
+        # Anchors this annotator answered or holds; a skip does not bind the anchor to them.
+        .exclude(anchor_id__in=answered.values("task__anchor_id"))
+        .exclude(anchor_id__in=held.values("task__anchor_id"))
+        .alias(taken=answers + live_leases)
+        .filter(taken__lt=campaign.annotators_per_task)
+        # Creation order, which the (campaign, status, id) index serves without a sort:
+        # candidate sets of iteration 1 are built before those of iteration 2.
+        .order_by("pk")
+    )
+
+
+def task_slots_free(*, task: Task, exclude_annotator: AbstractBaseUser | None = None,
+                    now: dt.datetime | None = None) -> int:
+    """How many more annotators the task can take: per-task target - answers - live leases."""
+    now = now or timezone.now()
+    leases = Lease.objects.filter(task=task, expires_at__gt=now)
+    if exclude_annotator is not None:
+        leases = leases.exclude(annotator=exclude_annotator)
+    answers = Annotation.objects.filter(task=task).count()
+    return task.campaign.annotators_per_task - answers - leases.count()
+
+
+def leases_live(
+    *, annotator: AbstractBaseUser, campaign: Campaign, now: dt.datetime | None = None
+) -> list[Lease]:
+    """The annotator's live leases in the campaign on open tasks they have not answered,
+    oldest first (the task on screen before the one fetched ahead)."""
+    now = now or timezone.now()
+    return list(
+        Lease.objects.filter(annotator=annotator, task__campaign=campaign, expires_at__gt=now,
+                             task__status=Task.Status.OPEN)
+        .exclude(Exists(Annotation.objects.filter(task=OuterRef("task"), annotator=annotator)))
+        .select_related("task__anchor", "task__campaign")
+        .order_by("created_at", "pk")
+    )
+
+
+def task_candidates(*, task: Task) -> list[Candidate]:
+    """The task's candidates by rank, with their stickers, in one query."""
+    return list(
+        Candidate.objects.filter(candidate_set_id=task.candidate_set_id)
+        .select_related("sticker")
+        .order_by("rank")
+    )
+
+
+def lease_expiry(*, task: Task, annotator: AbstractBaseUser) -> dt.datetime | None:
+    return (Lease.objects.filter(task=task, annotator=annotator)
+            .values_list("expires_at", flat=True).first())
+
+
+def annotator_progress(*, annotator: AbstractBaseUser, campaign: Campaign) -> dict[str, int]:
+    """What the annotator page shows: done today (all campaigns and this one), what is left.
+
+    ``left_for_me``: tasks this annotator could still take (one per anchor);
+    ``left_in_campaign``: answers the campaign still needs (target minus answers, open tasks).
+    """
+    today = timezone.localdate()
+    start = timezone.make_aware(dt.datetime.combine(today, dt.time.min))
+    mine = Annotation.objects.filter(annotator=annotator)
+    open_tasks = Task.objects.filter(campaign=campaign, status=Task.Status.OPEN)
+    needed = open_tasks.count() * campaign.annotators_per_task
+    answered_open = Annotation.objects.filter(task__in=open_tasks).count()
+    return {
+        "done_today": mine.filter(created_at__gte=start).count(),
+        "done_today_in_campaign": mine.filter(created_at__gte=start,
+                                              task__campaign=campaign).count(),
+        "done_in_campaign": mine.filter(task__campaign=campaign).count(),
+        # One task per anchor at most: the two iterations go to different annotators.
+        "left_for_me": tasks_available(annotator=annotator, campaign=campaign)
+        .order_by().values("anchor_id").distinct().count(),
+        "left_in_campaign": needed - answered_open,
+    }
+
+
+def campaigns_for_user(*, user: AbstractBaseUser) -> list[dict]:
+    """Campaigns with their open and done task counts, for the campaign picker."""
+    rows = Campaign.objects.annotate(
+        tasks_total=Count("tasks", distinct=True),
+        tasks_done=Count("tasks", filter=Q(tasks__status=Task.Status.DONE), distinct=True),
+    ).order_by("-created_at", "name")
+    return [
+        {"name": c.name, "description": c.description, "tasks_total": c.tasks_total,
+         "tasks_done": c.tasks_done}
+        for c in rows
+    ]
+
+
+def annotation_selected_ids(*, annotation: Annotation) -> list[str]:
+    """The selected stickers' ids (file names), in candidate rank order, in one query."""
+    return list(
+        Candidate.objects.filter(
+            candidate_set__task=annotation.task_id,
+            sticker__in=annotation.selected.through.objects.filter(
+                annotation_id=annotation.pk).values("sticker_id"),
+        ).order_by("rank").values_list("sticker__sticker_id", flat=True)
+    )
+
+
+def _iteration_progress(campaign: Campaign) -> list[dict]:
+    rows = (
+        Task.objects.filter(campaign=campaign)
+        .values("iteration")
+        .annotate(
+            tasks=Count("pk", distinct=True),
+            done=Count("pk", filter=Q(status=Task.Status.DONE), distinct=True),
+        )
+        .order_by("iteration")
+    )
+    answers = dict(
+        Annotation.objects.filter(task__campaign=campaign)
+        .values_list("task__iteration")
+        .annotate(n=Count("pk"))
+    )
+    skips = dict(
+        Skip.objects.filter(task__campaign=campaign).values_list("task__iteration")
+        .annotate(n=Count("pk"))
+    )
+    return [
+        {**r, "open": r["tasks"] - r["done"], "annotations": answers.get(r["iteration"], 0),
+         "skips": skips.get(r["iteration"], 0)}
+        for r in rows
+    ]
+
+
+def _annotator_rows(campaign: Campaign) -> list[dict]:
+    durations: dict[str, list[int]] = defaultdict(list)
+    counts: dict[str, int] = defaultdict(int)
+    for username, duration in Annotation.objects.filter(task__campaign=campaign).values_list(
+        "annotator__username", "duration_ms"
+    ):
+        counts[username] += 1
+        if duration is not None:
+            durations[username].append(duration)
+    skips = dict(
+        Skip.objects.filter(task__campaign=campaign).values_list("annotator__username")
+        .annotate(n=Count("pk"))
+    )
+    names = sorted(set(counts) | set(skips))
+    return [
+        {"annotator": u, "annotations": counts.get(u, 0), "skips": skips.get(u, 0),
+         "median_ms": statistics.median(durations[u]) if durations[u] else None}
+        for u in names
+    ]
+
+
+def campaign_agreement_stats(*, campaign: Campaign) -> dict:
+    """Jaccard and Krippendorff's alpha over the campaign's tasks with 2+ answers."""
+    overlapping = (
+        Task.objects.filter(campaign=campaign)
+        .annotate(n=Count("annotations"))
+        .filter(n__gte=2)
+        .values_list("pk", flat=True)
+    )
+    task_ids = list(overlapping)
+    candidates: dict[int, list[int]] = defaultdict(list)
+    for task_id, sticker_id in Candidate.objects.filter(
+        candidate_set__task__in=task_ids
+    ).values_list("candidate_set__task", "sticker_id").order_by("rank"):
+        candidates[task_id].append(sticker_id)
+    selections: dict[int, dict[int, set]] = defaultdict(lambda: defaultdict(set))
+    for task_id, annotation_id, sticker_id in Annotation.objects.filter(
+        task__in=task_ids
+    ).values_list("task", "pk", "selected"):
+        sel = selections[task_id][annotation_id]
+        if sticker_id is not None:
+            sel.add(sticker_id)
+    return campaign_agreement(
+        (candidates[t], list(selections[t].values())) for t in task_ids
+    )
+
+
+def campaign_stats(*, campaign: Campaign, expired_limit: int = 100) -> dict:
+    """The campaign page: progress per iteration, per annotator, expired leases, agreement."""
+    now = timezone.now()
+    expired = (
+        Lease.objects.filter(task__campaign=campaign, expires_at__lte=now)
+        .select_related("task__anchor", "annotator")
+        .order_by("expires_at")
+    )
+    return {
+        "iterations": _iteration_progress(campaign),
+        "annotators": _annotator_rows(campaign),
+        "expired_leases": [
+            {"task": lease.task_id, "anchor": lease.task.anchor.sticker_id,
+             "iteration": lease.task.iteration, "annotator": lease.annotator.get_username(),
+             "expired_at": lease.expires_at}
+            for lease in expired[:expired_limit]
+        ],
+        "expired_lease_count": expired.count(),
+        "live_lease_count": Lease.objects.filter(task__campaign=campaign,
+                                                 expires_at__gt=now).count(),
+        "agreement": campaign_agreement_stats(campaign=campaign),
+    }

@@ -1,0 +1,328 @@
+"""Load benchmark: simulated annotators looping next-task -> submit against gunicorn on PostgreSQL.
+
+    eval "$(scripts/services.sh)"
+    .venv/bin/python bench/bench_annotate_load.py --annotators 50 --duration 30
+
+1. Creates (drops first) the database ``<DATABASE_URL's name>_bench``, migrates it and fills a
+   campaign: ``--anchors`` anchors x 2 iterations, 20 candidates per set, one annotator per task,
+   and ``--annotators`` annotator accounts with API tokens.
+2. Starts gunicorn (gthread: ``--workers`` processes x ``--threads`` threads) on 127.0.0.1.
+3. Phase "ping": every simulated annotator loops GET /api/ping/ (a trivial DRF view with the
+   same token auth) for ``--duration`` s: the framework's own cost on this machine.
+4. Phase "annotate": every simulated annotator loops POST next -> POST submit (2 candidates
+   selected, a submission_id) for ``--duration`` s.
+5. Prints requests/s and p50/p95/p99 latency per endpoint, the submit/ping throughput ratio, and
+   checks the stored annotations equal the accepted submissions (task, annotator, selection).
+
+The clients are threads with one keep-alive HTTP connection each, on the same machine as the
+server: on a small machine they take part of the CPU, so figures are a lower bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+CANDIDATES = 20
+STICKER_POOL = 600  # candidate stickers are drawn from this many rows
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--annotators", type=int, default=50)
+    p.add_argument("--duration", type=float, default=30.0, help="seconds per phase")
+    p.add_argument("--anchors", type=int, default=5000, help="tasks = 2 x anchors")
+    p.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    p.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    p.add_argument("--think-ms", type=float, default=0.0,
+                   help="pause between an annotator's tasks (0: back to back)")
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    return p.parse_args()
+
+
+def bench_database_url() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        sys.exit("DATABASE_URL must point at PostgreSQL: eval \"$(scripts/services.sh)\" first")
+    parsed = urlparse(url)
+    return parsed._replace(path=parsed.path + "_bench").geturl()
+
+
+def database_recreate(url: str) -> None:
+    import psycopg
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    admin_url = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def django_setup(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ["LOG_LEVEL"] = "WARNING"
+    import django
+
+    django.setup()
+
+
+def campaign_fill(*, anchors: int, annotators: int) -> tuple[str, list[tuple[str, str]]]:
+    """The campaign and the (username, token) of each simulated annotator."""
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import transaction
+    from rest_framework.authtoken.models import Token
+
+    from annotation.models import Campaign, Candidate, CandidateSet, Sticker, Task
+    from annotation.selectors import annotators_group
+
+    call_command("migrate", verbosity=0)
+    rng = random.Random(0)
+    with transaction.atomic():
+        n = anchors + STICKER_POOL
+        stickers = Sticker.objects.bulk_create(
+            Sticker(sticker_id=f"b{i:07d}.png", file="stickers/bench.png",
+                    still="stills/bench.png", media_type="png", content_hash=f"{i:064x}",
+                    size_bytes=100, width=64, height=64)
+            for i in range(n)
+        )
+        pool = stickers[anchors:]
+        campaign = Campaign.objects.create(name="bench", annotators_per_task=1)
+        sets = CandidateSet.objects.bulk_create(
+            CandidateSet(campaign=campaign, anchor=stickers[a], iteration=it,
+                         retrieval_view="image" if it == 1 else "next_page")
+            for a in range(anchors) for it in (1, 2)
+        )
+        # 10k candidate sets x 20 rows = 200k small rows; 5000 per INSERT keeps memory small.
+        Candidate.objects.bulk_create(
+            (Candidate(candidate_set=cs, sticker=s, rank=r)
+             for cs in sets for r, s in enumerate(rng.sample(pool, CANDIDATES), start=1)),
+            batch_size=5000,
+        )
+        Task.objects.bulk_create(
+            (Task(candidate_set=cs, campaign=campaign, anchor_id=cs.anchor_id,
+                  iteration=cs.iteration) for cs in sets),
+            batch_size=5000,
+        )
+        group = annotators_group()
+        users = []
+        for i in range(annotators):
+            user = get_user_model().objects.create_user(f"bench{i:03d}")
+            user.groups.add(group)
+            users.append((user.username, Token.objects.create(user=user).key))
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE")
+    return campaign.name, users
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_start(url: str, port: int, workers: int, threads: int) -> subprocess.Popen:
+    env = dict(os.environ, DATABASE_URL=url, DJANGO_DEBUG="0", DJANGO_SETTINGS_MODULE=
+               "config.settings", DATABASE_CONN_MAX_AGE="600", LOG_LEVEL="WARNING",
+               DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost")
+    cmd = [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi:application",
+           "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
+           "--worker-class", "gthread", "--backlog", "2048", "--keep-alive", "30",
+           "--log-level", "warning"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, start_new_session=True)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    sys.exit("gunicorn did not start in 30 s")
+
+
+@dataclass
+class Stats:
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    statuses: dict[str, dict[int, int]] = field(default_factory=dict)
+    accepted: list[tuple[int, str, tuple[str, ...]]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, endpoint: str, seconds: float, status: int) -> None:
+        with self.lock:
+            self.latencies.setdefault(endpoint, []).append(seconds)
+            counts = self.statuses.setdefault(endpoint, {})
+            counts[status] = counts.get(status, 0) + 1
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection with token auth."""
+
+    def __init__(self, port: int, token: str, stats: Stats) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json",
+                        "Accept": "application/json"}
+        self.stats = stats
+
+    def call(self, endpoint: str, method: str, path: str, body: dict | None = None):
+        data = json.dumps(body).encode() if body is not None else None
+        start = time.perf_counter()
+        self.conn.request(method, path, body=data, headers=self.headers)
+        resp = self.conn.getresponse()
+        payload = resp.read()
+        self.stats.add(endpoint, time.perf_counter() - start, resp.status)
+        return resp.status, (json.loads(payload) if payload else None)
+
+
+def ping_loop(port: int, token: str, stats: Stats, stop: threading.Event) -> None:
+    client = Client(port, token, stats)
+    while not stop.is_set():
+        client.call("ping", "GET", "/api/ping/")
+
+
+def annotate_loop(port: int, user: tuple[str, str], campaign: str, stop: threading.Event,
+                  stats: Stats, think_s: float) -> None:
+    username, token = user
+    client = Client(port, token, stats)
+    while not stop.is_set():
+        status, task = client.call("next", "POST", f"/api/campaigns/{campaign}/tasks/next/")
+        if status == 204:
+            break
+        if status != 200:
+            stats.errors.append(f"next {status}: {task}")
+            break
+        selected = [c["sticker_id"] for c in task["candidates"][:2]]
+        body = {"selected": selected, "submission_id": f"{username}-{task['id']}",
+                "duration_ms": 1500}
+        status, answer = client.call("submit", "POST", f"/api/tasks/{task['id']}/submit/", body)
+        if status == 201:
+            with stats.lock:
+                stats.accepted.append((task["id"], username, tuple(sorted(selected))))
+        else:
+            stats.errors.append(f"submit {status}: {answer}")
+        if think_s:
+            time.sleep(think_s)
+
+
+def run_phase(target, args_for, n: int, duration: float) -> float:
+    stop = threading.Event()
+    threads = [threading.Thread(target=target, args=(*args_for(i), stop), daemon=True)
+               for i in range(n)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    time.sleep(duration)
+    stop.set()
+    for t in threads:
+        t.join(timeout=60)
+    return time.perf_counter() - start
+
+
+def warm_up(port: int, token: str, connections: int, limit_s: float = 120.0) -> None:
+    """Pings until the workers answer fast: each worker imports the URLconf (and whatever the
+    apps' views import) on its first request, which must not count in the figures."""
+    deadline = time.time() + limit_s
+    while time.time() < deadline:
+        stats = Stats()
+        run_phase(ping_loop, lambda i, s=stats: (port, token, s), connections, 1.0)
+        lat = stats.latencies.get("ping", [])
+        if len(lat) > 50 and pct(lat, 95) < 100:
+            return
+    print("warning: the server was still slow after the warm-up")
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))] * 1000
+
+
+def report_line(name: str, lat: list[float], seconds: float, statuses: dict[int, int]) -> str:
+    return (f"{name:<8} {len(lat):>8} {len(lat) / seconds:>9.1f} {pct(lat, 50):>8.1f} "
+            f"{pct(lat, 95):>8.1f} {pct(lat, 99):>8.1f}   {dict(sorted(statuses.items()))}")
+
+
+def stored_matches(accepted: list[tuple[int, str, tuple[str, ...]]]) -> tuple[bool, str]:
+    from annotation.models import Annotation
+
+    stored = {}
+    rows = Annotation.objects.filter(task__campaign__name="bench").values_list(
+        "pk", "task_id", "annotator__username", "selected__sticker_id")
+    for pk, task_id, username, sticker_id in rows:
+        key = stored.setdefault(pk, [task_id, username, []])
+        if sticker_id:
+            key[2].append(sticker_id)
+    stored_set = sorted((t, u, tuple(sorted(s))) for t, u, s in stored.values())
+    ok = stored_set == sorted(accepted)
+    return ok, f"stored {len(stored_set)} annotations, accepted {len(accepted)} submissions"
+
+
+def main() -> None:
+    args = parse_args()
+    url = bench_database_url()
+    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPU(s); "
+          f"gunicorn gthread {args.workers} workers x {args.threads} threads; "
+          f"{args.annotators} simulated annotators, {args.duration:.0f} s per phase, "
+          f"think {args.think_ms:.0f} ms")
+    database_recreate(url)
+    django_setup(url)
+    t0 = time.perf_counter()
+    campaign, users = campaign_fill(anchors=args.anchors, annotators=args.annotators)
+    print(f"campaign: {2 * args.anchors} tasks x {CANDIDATES} candidates "
+          f"(filled in {time.perf_counter() - t0:.1f} s)")
+    port = args.port or free_port()
+    server = server_start(url, port, args.workers, args.threads)
+    try:
+        warm_up(port, users[0][1], args.workers * args.threads)
+        ping = Stats()
+        ping_s = run_phase(ping_loop, lambda i: (port, users[i][1], ping), args.annotators,
+                           args.duration)
+        work = Stats()
+        work_s = run_phase(
+            lambda p, u, s, th, stop: annotate_loop(p, u, campaign, stop, s, th),
+            lambda i: (port, users[i], work, args.think_ms / 1000), args.annotators,
+            args.duration)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    print(f"phases: ping {ping_s:.1f} s, annotate {work_s:.1f} s (wall, joins included)")
+    print(f"\n{'endpoint':<8} {'requests':>8} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} "
+          f"{'p99 ms':>8}   statuses")
+    print(report_line("ping", ping.latencies["ping"], ping_s, ping.statuses["ping"]))
+    for name in ("next", "submit"):
+        print(report_line(name, work.latencies.get(name, [0.0]), work_s,
+                          work.statuses.get(name, {})))
+    submit_rps = len(work.latencies.get("submit", [])) / work_s
+    ping_rps = len(ping.latencies["ping"]) / ping_s
+    print(f"\nsubmit throughput / ping throughput = {submit_rps / ping_rps:.2f} "
+          f"(target >= 0.5); submit p95 {pct(work.latencies['submit'], 95):.1f} ms, "
+          f"next p95 {pct(work.latencies['next'], 95):.1f} ms (target < 50)")
+    ok, detail = stored_matches(work.accepted)
+    print(f"stored == submitted: {ok} ({detail}); client-side errors: {len(work.errors)}")
+    for err in work.errors[:5]:
+        print("  ", err)
+    sys.exit(0 if ok and not work.errors else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""Django admin for encoder versions and sticker embeddings (read-mostly: rows come from
+services, so the admin shows them and lets a curator fix a label, not forge metrics)."""
+from django.contrib import admin
+
+from encoder.models import EncoderVersion, StickerEmbedding
+
+
+@admin.register(EncoderVersion)
+class EncoderVersionAdmin(admin.ModelAdmin):
+    list_display = ("version", "kind", "status", "progress", "snapshot", "threshold",
+                    "gse_f1", "base_f1", "created_at")
+    list_filter = ("kind", "status")
+    search_fields = ("version", "model_name")
+    readonly_fields = ("version", "kind", "model_name", "model_config", "pretrained",
+                       "checkpoint", "snapshot", "train_config", "metrics", "threshold",
+                       "report_dir", "status", "progress", "error", "created_at")
+
+    @admin.display(description="GSE F1")
+    def gse_f1(self, obj: EncoderVersion) -> float | None:
+        return (obj.metrics or {}).get("gse", {}).get("f1")
+
+    @admin.display(description="base F1")
+    def base_f1(self, obj: EncoderVersion) -> float | None:
+        return (obj.metrics or {}).get("base", {}).get("f1")
+
+
+@admin.register(StickerEmbedding)
+class StickerEmbeddingAdmin(admin.ModelAdmin):
+    list_display = ("sticker", "encoder_version", "dim", "created_at")
+    list_filter = ("encoder_version",)
+    search_fields = ("sticker__sticker_id", "encoder_version")
+    readonly_fields = ("sticker", "encoder_version", "dim", "vector", "created_at")
+    raw_id_fields = ("sticker",)

@@ -1,0 +1,179 @@
+"""REST API of GSE: similarity of two stickers, most similar stickers, and (admins) training,
+its progress and activation for a campaign. Views parse, check access, call one service."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.errors import InputError
+from annotation.models import Campaign, Sticker
+from encoder.gse.config import TrainConfig
+from encoder.models import EncoderVersion
+from encoder.openclip import EncoderError
+from encoder.selectors import encoder_default_gse, encoder_version_find, encoder_version_status
+from encoder.training_services import (
+    encoder_activate_for_campaign,
+    gse_train_start,
+    snapshot_latest,
+    sticker_similarity,
+    stickers_most_similar,
+)
+from pairbuilder.models import Snapshot
+
+SimilarityOut = inline_serializer("Similarity", {
+    "cosine": serializers.FloatField(), "similar": serializers.BooleanField(),
+    "threshold": serializers.FloatField(), "model": serializers.CharField(),
+})
+
+
+def _bad(message: str, code: int = status.HTTP_400_BAD_REQUEST) -> Response:
+    return Response({"detail": message}, status=code)
+
+
+def _model(value: str | None) -> EncoderVersion:
+    """The named version, else the newest finished GSE; InputError when there is none."""
+    row = encoder_version_find(value=value) if value else encoder_default_gse()
+    if row is None:
+        raise InputError("model", f"no encoder version {value!r}" if value else
+                         "no trained GSE yet: run manage.py train_gse")
+    return row
+
+
+class SimilarityIn(serializers.Serializer):
+    model = serializers.CharField(required=False, help_text="version id or string; default: "
+                                                            "newest GSE")
+    sticker_a = serializers.CharField(required=False, help_text="sticker_id in the library")
+    sticker_b = serializers.CharField(required=False)
+    file_a = serializers.FileField(required=False, help_text="an uploaded sticker file")
+    file_b = serializers.FileField(required=False)
+
+
+class SimilarityApi(APIView):
+    """Cosine of two stickers (ids or uploads) under a GSE, and yes/no at its threshold."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    @extend_schema(request=SimilarityIn, responses=SimilarityOut)
+    def post(self, request: Request) -> Response:
+        data = SimilarityIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        try:
+            items = [self._item(v, side) for side in ("a", "b")]
+            result = sticker_similarity(encoder_version=_model(v.get("model")), a=items[0],
+                                        b=items[1])
+        except (InputError, EncoderError) as e:
+            return _bad(str(e))
+        return Response(result)
+
+    @staticmethod
+    def _item(v: dict, side: str):
+        if v.get(f"file_{side}") is not None:
+            return v[f"file_{side}"]
+        sid = v.get(f"sticker_{side}")
+        if not sid:
+            raise InputError(f"sticker_{side}", f"give sticker_{side} or file_{side}")
+        sticker = Sticker.objects.filter(sticker_id=sid).first()
+        if sticker is None:
+            raise InputError(f"sticker_{side}", f"no sticker {sid!r} in the library")
+        return sticker
+
+
+class MostSimilarApi(APIView):
+    """The ``k`` library stickers nearest to one sticker under a GSE."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(parameters=[OpenApiParameter("k", int), OpenApiParameter("model", str)],
+                   responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, sticker_id: str) -> Response:
+        sticker = get_object_or_404(Sticker, sticker_id=sticker_id)
+        try:
+            k = max(1, min(int(request.query_params.get("k", 20)), 100))
+            row = _model(request.query_params.get("model"))
+            results = stickers_most_similar(encoder_version=row, sticker=sticker, k=k)
+        except ValueError:
+            return _bad("k: must be an integer")
+        except (InputError, EncoderError) as e:
+            return _bad(str(e))
+        return Response({"model": row.version, "sticker_id": sticker.sticker_id,
+                         "threshold": row.threshold, "results": results})
+
+
+class TrainIn(serializers.Serializer):
+    snapshot = serializers.CharField(default="latest", help_text="number or 'latest'")
+    base = serializers.CharField(required=False, allow_blank=True, default="")
+    pretrained = serializers.CharField(required=False, allow_blank=True, allow_null=True,
+                                       default=None)
+    epochs = serializers.IntegerField(required=False, min_value=1)
+    lr = serializers.FloatField(required=False, min_value=0)
+    batch_size = serializers.IntegerField(required=False, min_value=1)
+    image_text_weight = serializers.FloatField(required=False, min_value=0)
+    pair_weight = serializers.FloatField(required=False, min_value=0)
+    seed = serializers.IntegerField(required=False)
+
+
+class EncoderTrainApi(APIView):
+    """Admins: queue a GSE training on the gpu queue; poll EncoderVersionApi for progress."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(request=TrainIn, responses={202: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        data = TrainIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = dict(data.validated_data)
+        try:
+            ref = v.pop("snapshot")
+            snapshot = (snapshot_latest() if ref == "latest"
+                        else Snapshot.objects.filter(number=int(ref)).first())
+            if snapshot is None:
+                raise InputError("snapshot", f"no snapshot {ref}")
+            base, pretrained = v.pop("base"), v.pop("pretrained")
+            row = gse_train_start(snapshot=snapshot, base_model=base, pretrained=pretrained,
+                                  config=TrainConfig(**v))
+        except (InputError, EncoderError, ValueError) as e:
+            return _bad(str(e))
+        return Response(encoder_version_status(encoder_version=row),
+                        status=status.HTTP_202_ACCEPTED)
+
+
+class EncoderVersionApi(APIView):
+    """Admins: one version's status, progress (0..1) and metrics."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, pk: int) -> Response:
+        row = get_object_or_404(EncoderVersion.objects.select_related("snapshot"), pk=pk)
+        return Response(encoder_version_status(encoder_version=row))
+
+
+class CampaignEncoderActivateApi(APIView):
+    """Admins: make a finished GSE the campaign's iteration-2 encoder."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(request=inline_serializer("Activate", {
+        "encoder_version": serializers.CharField()}), responses=OpenApiTypes.OBJECT)
+    def post(self, request: Request, name: str) -> Response:
+        campaign = get_object_or_404(Campaign, name=name)
+        row = encoder_version_find(value=request.data.get("encoder_version", ""))
+        if row is None:
+            return _bad("encoder_version: no such encoder version")
+        try:
+            encoder_activate_for_campaign(campaign=campaign, encoder_version=row)
+        except InputError as e:
+            return _bad(str(e), status.HTTP_409_CONFLICT)
+        return Response({"campaign": campaign.name,
+                         "iteration2_source": campaign.iteration2_source,
+                         "iteration2_encoder_version": campaign.iteration2_encoder_version})

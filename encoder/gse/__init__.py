@@ -1,0 +1,11 @@
+"""The General Sticker Encoder (paper 001, section 4): model, loss, data, training loop,
+evaluation and report, with no Django in it (the OpenCLIP library/trainer split).
+
+- ``config.py``: :class:`TrainConfig`, every training knob with its default from the paper.
+- ``model.py``: :class:`GseModel`, an OpenCLIP model that returns normalised features.
+- ``loss.py``: CLIP image<->text contrastive loss plus an image-image pair loss.
+- ``data.py``: Triple-S CSVs, sticker stills and their query texts, batches of pairs.
+- ``train.py``: AdamW, warm-up + cosine schedule, ``train_one_epoch``, ``train``.
+- ``metrics.py`` / ``evaluate.py``: threshold search, Acc/P/R/F1/AUC, retrieval Recall@k.
+- ``report.py``: markdown + JSON report with PNG plots.
+"""

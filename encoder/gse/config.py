@@ -1,0 +1,56 @@
+"""Training configuration of a GSE run: one dataclass, a comment on every field."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+PAIR_LOSS_KINDS = ("cosine_embedding", "contrastive")
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a GSE training run; defaults follow the paper (001, section 6.1.3)."""
+
+    epochs: int = 5  # passes over the training pairs (paper: 5)
+    lr: float = 1e-4  # peak AdamW learning rate after warm-up (paper: 1e-4)
+    # Labelled pairs per step; a step embeds the unique stickers of its pairs, so up to
+    # 2 * batch_size images: at ViT-B-32 / 224 px that is ~64 images, ~6 GB with AMP.
+    batch_size: int = 32  # paper: 32
+    weight_decay: float = 0.1  # AdamW decay on weight matrices only (not gains, biases, scale)
+    warmup_steps: int = 10  # linear warm-up from 0 to lr, then cosine decay to 0
+    image_text_weight: float = 1.0  # weight of the CLIP image<->query-text loss; 0 switches off
+    pair_weight: float = 1.0  # weight of the image-image pair loss; 0 switches it off
+    # "cosine_embedding": positives pull to cosine 1 (1 - cos), negatives push below margin
+    # (relu(cos - margin)); "contrastive": the same terms squared (softer near the target).
+    pair_loss: str = "cosine_embedding"
+    pair_margin: float = 0.2  # cosine above which a negative pair is penalised
+    grad_clip: float = 1.0  # max global gradient norm; 0 disables clipping
+    device: str = ""  # "cuda", "cpu", ...; "" picks cuda when present, else cpu
+    amp: bool = True  # fp16 autocast + GradScaler on CUDA; ignored on CPU (fp32 there)
+    seed: int = 0  # seeds torch, the pair shuffle and the per-step query choice
+    num_workers: int = -1  # DataLoader workers; -1: 4 on CUDA, 0 on CPU (reproducible order)
+    # Extra pair files in the Triple-S format (sticker_id,sticker_id_2,label) added to the
+    # training pairs (the paper added MultiChat-derived pairs); images looked up like the rest.
+    extra_pairs: list[str] = field(default_factory=list)
+    extra_images_dirs: list[str] = field(default_factory=list)  # where extra pairs' images live
+
+    def __post_init__(self) -> None:
+        if self.pair_loss not in PAIR_LOSS_KINDS:
+            raise ValueError(f"pair_loss: {self.pair_loss!r} is not one of {PAIR_LOSS_KINDS}")
+        if self.image_text_weight < 0 or self.pair_weight < 0:
+            raise ValueError("image_text_weight / pair_weight: weights must be >= 0")
+        if self.image_text_weight == 0 and self.pair_weight == 0:
+            raise ValueError("image_text_weight, pair_weight: both are 0, nothing to train")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs, batch_size: must be >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The exact config as JSON-ready data (recorded on the model version)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Builds a config from a dict, ignoring keys that are not fields (e.g. notes)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})

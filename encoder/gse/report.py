@@ -1,0 +1,117 @@
+"""The GSE report: ``report.md`` + ``report.json`` and PNG plots (matplotlib, Agg backend).
+
+Plots: ROC curves (GSE and base on the test split), histograms of the cosine scores of
+positive and negative test pairs per model, and the training loss per step.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers and workers
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.metrics import roc_curve  # noqa: E402
+
+from encoder.gse.evaluate import Evaluation  # noqa: E402
+
+METRIC_COLUMNS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+
+
+def evaluation_summary(evaluation: Evaluation) -> dict[str, Any]:
+    """JSON-ready metrics of one model (what EncoderVersion.metrics stores per model)."""
+    return {**evaluation.metrics, "threshold_source": evaluation.threshold_source,
+            "retrieval": evaluation.retrieval}
+
+
+def _fmt(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def metrics_table(evaluations: Mapping[str, Evaluation]) -> str:
+    """Markdown table: one row per model, Acc/P/R/F1/AUC, threshold and Recall@k."""
+    first = next(iter(evaluations.values()))
+    ks = [k for k in first.retrieval if k.startswith("recall@")]
+    head = ["model", *METRIC_COLUMNS, "threshold", *ks]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, ev in evaluations.items():
+        cells = [name, *(_fmt(ev.metrics.get(c)) for c in METRIC_COLUMNS), _fmt(ev.threshold),
+                 *(_fmt(ev.retrieval.get(k)) for k in ks)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_roc(evaluations: Mapping[str, Evaluation], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    for name, ev in evaluations.items():
+        if len(set(ev.test.labels.tolist())) == 2:
+            fpr, tpr, _ = roc_curve(ev.test.labels, ev.test.scores)
+            ax.plot(fpr, tpr, label=f"{name} (AUC {_fmt(ev.metrics.get('roc_auc'))})")
+    ax.plot([0, 1], [0, 1], "k:", linewidth=0.8)
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, test split")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_histograms(evaluations: Mapping[str, Evaluation], path: Path) -> None:
+    fig, axes = plt.subplots(1, len(evaluations), figsize=(4.5 * len(evaluations), 3.5),
+                             squeeze=False)
+    for ax, (name, ev) in zip(axes[0], evaluations.items(), strict=True):
+        bins = np.linspace(min(-1.0, ev.test.scores.min()), 1.0, 41)
+        ax.hist(ev.test.scores[ev.test.labels == 1], bins=bins, alpha=0.6, label="positive")
+        ax.hist(ev.test.scores[ev.test.labels == 0], bins=bins, alpha=0.6, label="negative")
+        ax.axvline(ev.threshold, color="k", linestyle="--", linewidth=0.8, label="threshold")
+        ax.set(xlabel="cosine", ylabel="pairs", title=name)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_losses(losses: Sequence[float], steps_per_epoch: int, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(np.arange(1, len(losses) + 1), losses, linewidth=1)
+    for epoch_end in range(steps_per_epoch, len(losses), max(1, steps_per_epoch)):
+        ax.axvline(epoch_end + 0.5, color="grey", linewidth=0.5)
+    ax.set(xlabel="step", ylabel="training loss", title="GSE training loss")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_report(
+    folder: str | Path, *, title: str, evaluations: Mapping[str, Evaluation],
+    losses: Sequence[float] = (), steps_per_epoch: int = 0, info: Mapping[str, Any] | None = None,
+    notes: Sequence[str] = (),
+) -> dict[str, str]:
+    """Writes the report files into ``folder``; returns ``{kind: path}``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {"roc": folder / "roc.png", "histograms": folder / "score_histograms.png"}
+    plot_roc(evaluations, files["roc"])
+    plot_histograms(evaluations, files["histograms"])
+    if losses:
+        files["loss"] = folder / "loss.png"
+        plot_losses(losses, steps_per_epoch, files["loss"])
+    data = {"title": title, "info": dict(info or {}), "notes": list(notes),
+            "metrics": {k: evaluation_summary(v) for k, v in evaluations.items()},
+            "losses": [float(x) for x in losses]}
+    files["json"] = folder / "report.json"
+    files["json"].write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
+    lines = [f"# {title}", "", "Test split; threshold tuned on validation to maximise F1.", "",
+             metrics_table(evaluations), ""]
+    lines += [f"- {n}" for n in notes]
+    lines += ["", "## Run", ""] + [f"- {k}: `{v}`" for k, v in (info or {}).items()]
+    lines += ["", "![ROC](roc.png)", "", "![scores](score_histograms.png)"]
+    if losses:
+        lines += ["", "![loss](loss.png)"]
+    files["markdown"] = folder / "report.md"
+    files["markdown"].write_text("\n".join(lines) + "\n")
+    return {k: str(v) for k, v in files.items()}

@@ -1,0 +1,330 @@
+"""GSE writes and similarity: train and register a GSE on a snapshot, evaluate any encoder on
+Triple-S pair files, make a GSE the campaign's iteration-2 encoder, score sticker pairs.
+
+The training itself is ``encoder.gse`` (no Django); these services resolve stickers to their
+stills and queries, own the EncoderVersion rows and their progress.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from PIL import Image
+
+from annotation.errors import InputError
+from annotation.media import media_probe
+from annotation.models import Campaign, Query, Sticker
+from annotation.services.stickers import media_limits
+from encoder.gse.config import TrainConfig
+from encoder.gse.data import (
+    GseDataError,
+    ImageResolver,
+    folder_resolver,
+    read_pairs_csv,
+    read_queries_csv,
+    snapshot_pairs_load,
+)
+from encoder.gse.evaluate import evaluate_model
+from encoder.gse.model import GseModel, gse_model_load
+from encoder.gse.pipeline import gse_run
+from encoder.gse.report import evaluation_summary, write_report
+from encoder.models import EncoderVersion
+from encoder.openclip import EncoderError, LoadedEncoder, embed_images, load_encoder
+from encoder.retrieval import topk_cosine
+from encoder.services import (
+    embeddings_load,
+    encoder_spec_for_version,
+    encoder_spec_from_settings,
+    stickers_embed,
+)
+from pairbuilder.models import Snapshot
+
+logger = logging.getLogger(__name__)
+
+ProgressFn = Callable[[str, float, str], None]  # (stage, fraction of the stage, detail)
+# Where each stage sits in EncoderVersion.progress (0..1): training is most of the time.
+STAGE_SPAN = {"base-eval": (0.0, 0.05), "train": (0.05, 0.9), "gse-eval": (0.9, 0.97),
+              "report": (0.97, 1.0)}
+PROGRESS_WRITE_EVERY_S = 2.0  # at most one progress UPDATE per 2 s per run
+
+
+# ---------------------------------------------------------------- stickers -> stills, queries
+
+
+def _still_path(sticker: Sticker) -> Path | None:
+    try:
+        return Path(sticker.still.path) if sticker.still else None
+    except NotImplementedError:  # remote storage: fall back to the snapshot's files
+        return None
+
+
+def library_resolver(sticker_ids: Sequence[str], *folders: str | Path) -> ImageResolver:
+    """Sticker id -> its still in the library, else ``<folder>/<id>`` (a snapshot's files).
+
+    The library's still comes first: a snapshot's ``stickers/`` keeps original files, and a
+    webm original can't be read as an image.
+    """
+    stills = {s.sticker_id: _still_path(s)
+              for s in Sticker.objects.filter(sticker_id__in=list(sticker_ids)).only(
+                  "sticker_id", "still")}
+    files = folder_resolver(*folders)
+
+    def resolve(sticker_id: str) -> Path | None:
+        path = stills.get(sticker_id)
+        return path if path is not None and path.is_file() else files(sticker_id)
+
+    return resolve
+
+
+def library_queries(sticker_ids: Sequence[str]) -> dict[str, list[str]]:
+    """The query texts of each sticker in the library."""
+    out: dict[str, list[str]] = {}
+    rows = Query.objects.filter(sticker__sticker_id__in=list(sticker_ids)).order_by("id")
+    for sid, text in rows.values_list("sticker__sticker_id", "text"):
+        out.setdefault(sid, []).append(text)
+    return out
+
+
+def _snapshot_folder(snapshot: Snapshot) -> Path:
+    if snapshot.status != Snapshot.Status.DONE or not snapshot.path:
+        raise InputError(f"snapshot {snapshot.number}", f"is {snapshot.status}, not exported")
+    return Path(snapshot.path)
+
+
+def snapshot_latest() -> Snapshot:
+    """The newest exported snapshot."""
+    row = Snapshot.objects.filter(status=Snapshot.Status.DONE).order_by("-number").first()
+    if row is None:
+        raise InputError("snapshot latest", "no exported snapshot yet: export one first")
+    return row
+
+
+# ---------------------------------------------------------------- training
+
+
+def _progress_writer(row: EncoderVersion, also: ProgressFn | None) -> ProgressFn:
+    last = [0.0]
+
+    def progress(stage: str, fraction: float, detail: str) -> None:
+        lo, hi = STAGE_SPAN.get(stage, (0.0, 1.0))
+        value = lo + (hi - lo) * min(max(fraction, 0.0), 1.0)
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_WRITE_EVERY_S or fraction in (0.0, 1.0):
+            last[0] = now
+            EncoderVersion.objects.filter(pk=row.pk).update(progress=value)
+        if also:
+            also(stage, fraction, detail)
+
+    return progress
+
+
+def gse_train_start(
+    *, snapshot: Snapshot, base_model: str = "", pretrained: str | None = None,
+    config: TrainConfig | None = None,
+) -> EncoderVersion:
+    """Registers a pending GSE run and queues it on the gpu queue once committed."""
+    from encoder.training_tasks import gse_train_task
+
+    _snapshot_folder(snapshot)
+    config = config or TrainConfig()
+    base = encoder_spec_from_settings(model=base_model or None, pretrained=pretrained)
+    row = EncoderVersion.objects.create(
+        version=f"gse-{snapshot.number}-{uuid.uuid4().hex[:12]}", kind=EncoderVersion.Kind.GSE,
+        model_name=base.model, pretrained=base.pretrained, snapshot=snapshot,
+        train_config=config.to_dict(), status=EncoderVersion.Status.PENDING, progress=0.0,
+    )
+    transaction.on_commit(lambda: gse_train_task.delay(encoder_version_id=row.id))
+    return row
+
+
+def gse_train(
+    *, snapshot: Snapshot, base_model: str = "", pretrained: str | None = None,
+    config: TrainConfig | None = None, progress: ProgressFn | None = None,
+    encoder_version: EncoderVersion | None = None,
+) -> EncoderVersion:
+    """Trains a GSE on ``snapshot`` and evaluates it beside its untrained base model.
+
+    ``base_model``/``pretrained`` default to GSE_MODEL/GSE_PRETRAINED. Writes the checkpoint,
+    configs and report under ``GSE_MODELS_DIR/<version>/`` and registers (or completes,
+    when ``encoder_version`` is a pending row from :func:`gse_train_start`) the version.
+    A failure marks the row failed with the message, then re-raises.
+    """
+    config = config or TrainConfig()
+    folder = _snapshot_folder(snapshot)
+    base = encoder_spec_from_settings(model=base_model or None, pretrained=pretrained)
+    row = encoder_version or EncoderVersion(
+        version=f"gse-{snapshot.number}-{uuid.uuid4().hex[:12]}", kind=EncoderVersion.Kind.GSE,
+    )
+    row.model_name, row.pretrained, row.snapshot = base.model, base.pretrained, snapshot
+    row.train_config, row.status, row.progress, row.error = (
+        config.to_dict(), EncoderVersion.Status.RUNNING, 0.0, "")
+    row.save()
+    out_dir = Path(settings.GSE_MODELS_DIR) / row.version
+    try:
+        pairs = snapshot_pairs_load(folder)
+        ids = sorted({s for split in (pairs.train, pairs.val, pairs.test)
+                      for p in split for s in (p.sticker_id, p.sticker_id_2)})
+        queries = library_queries(ids)
+        if (folder / "queries.csv").is_file():
+            for sid, texts in read_queries_csv(folder / "queries.csv").items():
+                queries.setdefault(sid, texts)
+        result = gse_run(
+            snapshot=pairs, resolver=library_resolver(ids, folder / "stickers"),
+            queries=queries, base_model=base.model, pretrained=base.pretrained, config=config,
+            out_dir=out_dir, progress=_progress_writer(row, progress),
+            title=f"GSE {row.version} on snapshot {snapshot.number}",
+            info={"version": row.version, "snapshot": snapshot.number, "snapshot_path": folder},
+        )
+    except Exception as e:  # any failure: the row must not stay "running" forever
+        EncoderVersion.objects.filter(pk=row.pk).update(
+            status=EncoderVersion.Status.FAILED, error=str(e)[:2000])
+        raise
+    row.model_name = result.model_name  # the OpenCLIP name; model_config makes it loadable
+    row.model_config = result.model_config
+    row.checkpoint = str(result.checkpoint)
+    row.metrics = {**result.metrics(), "base_version": result.base_version,
+                   "losses_first_last": [result.losses[0], result.losses[-1]],
+                   "seconds": round(result.seconds, 1)}
+    row.threshold = result.gse.threshold
+    row.report_dir = str(out_dir / "report")
+    row.status, row.progress = EncoderVersion.Status.DONE, 1.0
+    row.save()
+    return row
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def _model_for(model: EncoderVersion | str, base_model: str, pretrained: str | None) -> GseModel:
+    if isinstance(model, EncoderVersion):
+        spec = encoder_spec_for_version(model)
+        return gse_model_load(spec.model, spec.pretrained, spec.device, spec.model_config)
+    base = encoder_spec_from_settings(model=base_model or None, pretrained=pretrained)
+    return gse_model_load(base.model, base.pretrained, base.device)
+
+
+def gse_evaluate(
+    *, model: EncoderVersion | str, pairs_csv: str | Path, images_dir: str | Path,
+    val_csv: str | Path | None = None, base_model: str = "", pretrained: str | None = None,
+    report_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """Evaluates a registered version (or ``"base"``) on any Triple-S pair file.
+
+    The threshold is tuned on ``val_csv`` when given, else the version's own tuned threshold,
+    else tuned on the evaluated pairs themselves (flagged optimistic in the result).
+    """
+    test = read_pairs_csv(pairs_csv, split="test")
+    val = read_pairs_csv(val_csv, split="val") if val_csv else None
+    ids = sorted({s for split in (test, val or []) for p in split
+                  for s in (p.sticker_id, p.sticker_id_2)})
+    threshold = model.threshold if isinstance(model, EncoderVersion) and not val else None
+    in_folder, in_library = folder_resolver(images_dir), library_resolver(ids)
+    evaluation = evaluate_model(
+        _model_for(model, base_model, pretrained), test=test, val=val, threshold=threshold,
+        resolver=lambda sid: in_folder(sid) or in_library(sid),
+    )
+    name = model.version if isinstance(model, EncoderVersion) else "base"
+    summary = {"model": name, **evaluation_summary(evaluation)}
+    if report_dir:
+        summary["report_files"] = write_report(
+            report_dir, title=f"{name} on {Path(pairs_csv).name}", evaluations={name: evaluation},
+            info={"pairs": str(pairs_csv), "images": str(images_dir), "val": str(val_csv or "")})
+    return summary
+
+
+# ---------------------------------------------------------------- closing the loop
+
+
+@transaction.atomic
+def encoder_activate_for_campaign(
+    *, campaign: Campaign, encoder_version: EncoderVersion
+) -> Campaign:
+    """Makes a finished GSE the encoder of the campaign's iteration-2 retrieval."""
+    if encoder_version.status != EncoderVersion.Status.DONE:
+        raise InputError(f"encoder version {encoder_version.version}",
+                         f"is {encoder_version.status}; only a finished model can be used")
+    campaign.iteration2_source = Campaign.Iteration2Source.RETRAINED
+    campaign.iteration2_encoder_version = encoder_version.version
+    campaign.save(update_fields=["iteration2_source", "iteration2_encoder_version"])
+    return campaign
+
+
+# ---------------------------------------------------------------- similarity
+
+_LOADED: dict[str, LoadedEncoder] = {}  # version -> loaded model; one process keeps 2 at most
+_LOADED_LOCK = threading.Lock()
+LOADED_MAX = 2  # a ViT-B-32 is ~600 MB in fp32: two stay resident per web/worker process
+
+
+def _loaded(encoder_version: EncoderVersion) -> LoadedEncoder:
+    with _LOADED_LOCK:
+        hit = _LOADED.get(encoder_version.version)
+        if hit is None:
+            if len(_LOADED) >= LOADED_MAX:
+                _LOADED.pop(next(iter(_LOADED)))
+            hit = _LOADED[encoder_version.version] = load_encoder(
+                encoder_spec_for_version(encoder_version))
+        return hit
+
+
+StickerOrFile = Sticker | IO[bytes]
+
+
+def _still_of(item: StickerOrFile) -> Image.Image:
+    """A sticker's still, or the still of an uploaded file (any supported format)."""
+    if isinstance(item, Sticker):
+        with item.still.open("rb") as f:
+            image = Image.open(f)
+            image.load()
+        return image
+    data = item.read()
+    probed = media_probe(data, name=getattr(item, "name", "upload"), limits=media_limits())
+    return Image.open(io.BytesIO(probed.still_png))
+
+
+def _threshold(encoder_version: EncoderVersion) -> float:
+    if encoder_version.threshold is None:
+        raise InputError(f"encoder version {encoder_version.version}",
+                         "has no tuned threshold: train or evaluate it with a validation split")
+    return float(encoder_version.threshold)
+
+
+def sticker_similarity(
+    *, encoder_version: EncoderVersion, a: StickerOrFile, b: StickerOrFile
+) -> dict[str, Any]:
+    """Cosine of two stickers' embeddings and yes/no at the version's tuned threshold."""
+    threshold = _threshold(encoder_version)
+    vectors = embed_images(_loaded(encoder_version), [_still_of(a), _still_of(b)])  # (2, D)
+    cosine = float(np.dot(vectors[0], vectors[1]))
+    return {"cosine": cosine, "similar": cosine >= threshold, "threshold": threshold,
+            "model": encoder_version.version}
+
+
+def stickers_most_similar(
+    *, encoder_version: EncoderVersion, sticker: Sticker, k: int = 20
+) -> list[dict[str, Any]]:
+    """The ``k`` library stickers nearest to ``sticker`` (embeds missing stickers first)."""
+    stickers_embed(encoder_version=encoder_version)
+    matrix = embeddings_load(encoder_version=encoder_version.version)
+    rows = np.flatnonzero(matrix.sticker_ids == sticker.id)
+    if rows.size == 0:
+        raise InputError(f"sticker {sticker.sticker_id}", "has no embedding under this model")
+    idx, scores = topk_cosine(matrix.vectors, k, anchors=rows[:1],
+                              duplicate_group=matrix.duplicate_groups())  # (1, k)
+    ids = [int(matrix.sticker_ids[i]) for i in idx[0] if i >= 0]
+    names: Mapping[int, str] = dict(
+        Sticker.objects.filter(id__in=ids).values_list("id", "sticker_id"))
+    threshold = encoder_version.threshold
+    return [{"sticker_id": names[sid], "cosine": float(s),
+             "similar": None if threshold is None else bool(s >= threshold)}
+            for sid, s in zip(ids, scores[0], strict=False)]

@@ -1,0 +1,58 @@
+"""The campaign page's model-registry actions (staff): train a GSE on the latest snapshot
+(queued on the gpu queue) and make a GSE the campaign's iteration-2 encoder."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from annotation.errors import InputError
+from annotation.models import Campaign
+from encoder.openclip import EncoderError
+from encoder.selectors import encoder_version_find
+from encoder.training_services import encoder_activate_for_campaign, gse_train_start
+from pairbuilder.models import Snapshot
+
+
+def _back(campaign: Campaign) -> HttpResponse:
+    return redirect(reverse("campaign", args=[campaign.name]) + "#models")
+
+
+@staff_member_required
+@require_POST
+def campaign_gse_train(request: HttpRequest, name: str) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, name=name)
+    snapshot = (Snapshot.objects.filter(campaign=campaign, status=Snapshot.Status.DONE)
+                .order_by("-number").first())
+    if snapshot is None:
+        messages.error(request, "No exported snapshot for this campaign yet.")
+        return _back(campaign)
+    try:
+        row = gse_train_start(snapshot=snapshot)
+    except (InputError, EncoderError) as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(request, f"GSE training {row.version} queued on snapshot "
+                                  f"{snapshot.number}.")
+    return _back(campaign)
+
+
+@staff_member_required
+@require_POST
+def campaign_gse_activate(request: HttpRequest, name: str) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, name=name)
+    row = encoder_version_find(value=request.POST.get("encoder_version", ""))
+    if row is None:
+        messages.error(request, "No such encoder version.")
+        return _back(campaign)
+    try:
+        encoder_activate_for_campaign(campaign=campaign, encoder_version=row)
+    except InputError as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(request, f"Iteration 2 will retrieve with {row.version}.")
+    return _back(campaign)

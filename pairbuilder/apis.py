@@ -1,0 +1,176 @@
+"""REST API of the pair builder (admin only): builds, review decisions, snapshots.
+
+Views parse input, check access, call one service or selector and format the result.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.db import transaction
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAdminUser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.errors import InputError
+from annotation.models import Campaign
+from pairbuilder import selectors, services
+from pairbuilder.models import Pair, PairBuild, Snapshot
+
+
+def _error(exc: Exception) -> Response:
+    return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+
+
+class BuildStartSerializer(serializers.Serializer):
+    min_positive = serializers.IntegerField(required=False, min_value=1)
+    min_displayed = serializers.IntegerField(required=False, min_value=1)
+    max_query_overlap = serializers.IntegerField(required=False, min_value=1)
+    max_text_cosine = serializers.FloatField(required=False)
+
+
+class PairBuildListApi(APIView):
+    """GET: the campaign's builds; POST: start a build (runs on the workers)."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(responses=inline_serializer("PairBuildList",
+                                               {"builds": serializers.ListField()}))
+    def get(self, request: Request, name: str) -> Response:
+        campaign = get_object_or_404(Campaign, name=name)
+        return Response({"builds": [selectors.build_summary(b) for b in
+                                    campaign.pair_builds.order_by("-id")[:50]]})
+
+    @extend_schema(request=BuildStartSerializer)
+    def post(self, request: Request, name: str) -> Response:
+        campaign = get_object_or_404(Campaign, name=name)
+        params = BuildStartSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        try:
+            with transaction.atomic():
+                build = services.pair_build_start(campaign=campaign,
+                                                  params=dict(params.validated_data))
+        except InputError as exc:
+            return _error(exc)
+        return Response(selectors.build_summary(build), status=status.HTTP_202_ACCEPTED)
+
+
+class PairBuildDetailApi(APIView):
+    """GET: one build's status, progress and counts."""
+
+    permission_classes = [IsAdminUser]
+
+    def get(self, request: Request, build_id: int) -> Response:
+        return Response(selectors.build_summary(get_object_or_404(PairBuild, pk=build_id)))
+
+
+class PairBuildResumeApi(APIView):
+    """POST: run an interrupted or failed build again."""
+
+    permission_classes = [IsAdminUser]
+
+    def post(self, request: Request, build_id: int) -> Response:
+        build = get_object_or_404(PairBuild, pk=build_id)
+        with transaction.atomic():
+            services.pair_build_resume(build=build)
+        return Response(selectors.build_summary(build), status=status.HTTP_202_ACCEPTED)
+
+
+class PairListApi(APIView):
+    """GET: a page of a build's pairs with evidence and decisions (the review queue)."""
+
+    permission_classes = [IsAdminUser]
+
+    def get(self, request: Request, build_id: int) -> Response:
+        build = get_object_or_404(PairBuild, pk=build_id)
+        try:
+            offset = max(0, int(request.query_params.get("offset", 0)))
+            limit = min(500, max(1, int(request.query_params.get("limit", 50))))
+            label = request.query_params.get("label")
+            label = int(label) if label not in (None, "") else None
+        except ValueError:
+            return Response({"detail": "offset, limit and label must be integers"}, status=400)
+        return Response(selectors.review_queue(
+            build=build, only_unreviewed=request.query_params.get("unreviewed") == "1",
+            label=label, offset=offset, limit=limit))
+
+
+class ReviewSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=["accept", "reject"])
+
+
+class PairReviewApi(APIView):
+    """POST: accept or reject a pair; recorded with the reviewer and the time."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(request=ReviewSerializer)
+    def post(self, request: Request, pair_id: int) -> Response:
+        pair = get_object_or_404(Pair.objects.select_related("build__campaign"), pk=pair_id)
+        body = ReviewSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            review = services.pair_review_decide(
+                campaign=pair.build.campaign, pair=pair, decision=body.validated_data["decision"],
+                reviewer=request.user)
+        except InputError as exc:
+            return _error(exc)
+        return Response({"pair_id": pair.id, "decision": review.decision,
+                         "reviewer": request.user.get_username(),
+                         "decided_at": review.decided_at.isoformat()})
+
+
+class SnapshotSerializer(serializers.Serializer):
+    build_id = serializers.IntegerField(required=False)
+    include_unreviewed = serializers.BooleanField(required=False, allow_null=True, default=None)
+    ratios = serializers.ListField(child=serializers.FloatField(min_value=0), min_length=3,
+                                   max_length=3, required=False, default=[0.8, 0.1, 0.1])
+    seed = serializers.IntegerField(required=False, default=0)
+
+
+class SnapshotListApi(APIView):
+    """GET: the campaign's snapshots; POST: export one (written on the workers)."""
+
+    permission_classes = [IsAdminUser]
+
+    def get(self, request: Request, name: str) -> Response:
+        campaign = get_object_or_404(Campaign, name=name)
+        return Response({"snapshots": [selectors.snapshot_summary(s) for s in
+                                       campaign.snapshots.order_by("-number")]})
+
+    @extend_schema(request=SnapshotSerializer)
+    def post(self, request: Request, name: str) -> Response:
+        campaign = get_object_or_404(Campaign, name=name)
+        body = SnapshotSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        build = None
+        if data.get("build_id"):
+            build = get_object_or_404(PairBuild, pk=data["build_id"], campaign=campaign)
+        try:
+            with transaction.atomic():
+                snapshot = services.snapshot_start(
+                    campaign=campaign, build=build, include_unreviewed=data["include_unreviewed"],
+                    ratios=tuple(data["ratios"]), seed=data["seed"])
+        except InputError as exc:
+            return _error(exc)
+        return Response(selectors.snapshot_summary(snapshot), status=status.HTTP_202_ACCEPTED)
+
+
+class SnapshotDownloadApi(APIView):
+    """GET: the snapshot's zip archive."""
+
+    permission_classes = [IsAdminUser]
+
+    def get(self, request: Request, number: int) -> FileResponse:
+        snapshot = get_object_or_404(Snapshot, number=number)
+        if snapshot.status != Snapshot.Status.DONE or not Path(snapshot.archive).is_file():
+            raise Http404("snapshot not written yet")
+        return FileResponse(open(snapshot.archive, "rb"), as_attachment=True,  # noqa: SIM115
+                            filename=Path(snapshot.archive).name,
+                            content_type="application/zip")

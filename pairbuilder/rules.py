@@ -1,0 +1,271 @@
+"""The pair rules of paper 001, section 3.2, as pure NumPy (no Django).
+
+Stickers are integers ``0..n_stickers-1``. A collection of sets (displayed sets, similar sets,
+query sets) is a CSR pair ``(offsets, members)``: set k is ``members[offsets[k]:offsets[k+1]]``.
+
+- **Positive**: co-selected (together in a similar set) at least ``min_positive`` times.
+- **Negative**: co-displayed at least ``min_displayed`` times, never co-selected, query overlap
+  ``|Q_i ∩ Q_j| < max_query_overlap`` and text cosine ``< max_text_cosine``.
+
+Why arrays: a campaign of 100,000 anchors x 2 iterations x 21 displayed stickers yields 42
+million pair occurrences; a Python dict per pair would need tens of GiB and minutes. Each pair
+(i, j), i < j, is the int64 key ``i * n_stickers + j``; all within-set pairs of the sets of one
+size come from one ``np.triu_indices`` gather, and counting is one in-place sort plus a
+run-length pass. The expensive evidence is computed lazily: query overlap only for the pairs
+that could still be labelled, text cosine only for negative candidates passing every other
+condition (and for positives, as evidence for the reviewer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Pair occurrences generated per gather while building keys. 4M int64 keys = 32 MB plus the
+# two index arrays; small enough to keep peak memory near the size of the final key array.
+KEY_CHUNK_OCCURRENCES = 4_000_000
+# Pairs whose query overlap is computed at once: each expands to ~2 x 10 (pair, query) keys,
+# so 1M pairs cost ~ 20M int64 = 160 MB transiently.
+OVERLAP_CHUNK_PAIRS = 1_000_000
+
+# text_cosine(a, b) -> cosine per pair (float, NaN when a sticker has no query text).
+TextCosine = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class RuleParams:
+    """The four thresholds of a pair build (recorded with its output)."""
+
+    min_positive: int = 2  # co-selected in at least this many similar sets -> positive
+    min_displayed: int = 2  # co-displayed in at least this many displayed sets -> may be negative
+    max_query_overlap: int = 3  # negative only if |Q_i ∩ Q_j| < this (strict)
+    max_text_cosine: float = 0.7  # negative only if cosine < this (strict)
+
+
+@dataclass
+class SetCollection:
+    """CSR sets of sticker (or query) ids: set k is ``members[offsets[k]:offsets[k+1]]``."""
+
+    offsets: np.ndarray  # (K+1,) int64
+    members: np.ndarray  # (M,) int64
+
+    @classmethod
+    def from_lists(cls, sets: Sequence[Sequence[int]]) -> SetCollection:
+        """Build from Python lists (tests, small inputs); members deduplicated and sorted."""
+        cleaned = [np.unique(np.asarray(s, dtype=np.int64)) for s in sets]
+        sizes = np.array([len(s) for s in cleaned], dtype=np.int64)
+        offsets = np.zeros(len(cleaned) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        members = np.concatenate(cleaned) if cleaned else np.zeros(0, dtype=np.int64)
+        return cls(offsets, members.astype(np.int64, copy=False))
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+
+@dataclass
+class PairCounts:
+    """Distinct pair keys (sorted) with how many sets hold each."""
+
+    keys: np.ndarray  # (P,) int64, sorted, unique
+    counts: np.ndarray  # (P,) int64
+
+
+@dataclass
+class LabelledPairs:
+    """The output of the rules: labelled pairs, sorted by (a, b), with their evidence."""
+
+    a: np.ndarray  # (P,) int64 sticker index, a < b
+    b: np.ndarray  # (P,) int64
+    label: np.ndarray  # (P,) int8, 1 positive / 0 negative
+    co_selected: np.ndarray  # (P,) int64
+    co_displayed: np.ndarray  # (P,) int64
+    query_overlap: np.ndarray  # (P,) int64
+    text_cosine: np.ndarray  # (P,) float64, NaN when not computable
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+
+def pair_keys(sets: SetCollection, n_stickers: int, *, shard: int = 0,
+              n_shards: int = 1) -> np.ndarray:
+    """All within-set pair keys ``lo * n + hi`` (one per set holding the pair), unsorted.
+
+    Sets must hold distinct members. With ``n_shards > 1`` only pairs whose smaller sticker
+    satisfies ``lo % n_shards == shard`` are kept, so shards partition the pairs and each can
+    be counted with a fraction of the memory.
+    """
+    sizes = sets.sizes
+    chunks: list[np.ndarray] = []
+    # Unsharded, the total is known: write into one buffer instead of concatenating chunks
+    # (saves a full copy of the largest array of the build).
+    total = int((sizes * (sizes - 1) // 2).sum()) if n_shards == 1 else 0
+    out = np.empty(total, dtype=np.int64)
+    pos = 0
+    for size in np.unique(sizes[sizes >= 2]):
+        starts = sets.offsets[:-1][sizes == size]  # (S,) sets of this size
+        iu, ju = np.triu_indices(int(size), k=1)  # (size*(size-1)/2,)
+        per_set = len(iu)
+        step = max(1, KEY_CHUNK_OCCURRENCES // per_set)
+        for lo_set in range(0, len(starts), step):
+            block = starts[lo_set:lo_set + step]
+            rows = np.sort(sets.members[block[:, None] + np.arange(size)], axis=1)  # (S', size)
+            # Sorted rows make every (iu, ju) gather already (lo, hi): no min/max pass.
+            if n_shards == 1:
+                dest = out[pos:pos + len(block) * per_set].reshape(len(block), per_set)
+                np.add(rows[:, iu] * np.int64(n_stickers), rows[:, ju], out=dest)
+                pos += dest.size
+                continue
+            rows = rows[:, iu], rows[:, ju]
+            keep = rows[0] % n_shards == shard  # (S', per_set)
+            chunks.append(rows[0][keep] * np.int64(n_stickers) + rows[1][keep])
+    if n_shards == 1:
+        return out
+    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
+
+
+def count_keys(keys: np.ndarray) -> PairCounts:
+    """Distinct keys and their multiplicities; sorts ``keys`` in place (no copy)."""
+    if len(keys) == 0:
+        return PairCounts(keys, np.zeros(0, dtype=np.int64))
+    keys.sort()
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    counts = np.diff(np.append(starts, len(keys)))
+    return PairCounts(keys[starts], counts.astype(np.int64))
+
+
+def query_overlap(a: np.ndarray, b: np.ndarray, queries: SetCollection) -> np.ndarray:
+    """|Q_a ∩ Q_b| per pair, vectorised: (pair, query) keys of both sides, count duplicates.
+
+    ``queries`` must hold distinct (sorted or not) query ids per sticker.
+    """
+    out = np.zeros(len(a), dtype=np.int64)
+    n_queries = np.int64(queries.members.max() + 1) if len(queries.members) else np.int64(1)
+    sizes = queries.sizes
+    for lo in range(0, len(a), OVERLAP_CHUNK_PAIRS):
+        ca, cb = a[lo:lo + OVERLAP_CHUNK_PAIRS], b[lo:lo + OVERLAP_CHUNK_PAIRS]
+        pair = np.arange(len(ca), dtype=np.int64)
+        keys = np.concatenate([_pair_query_keys(pair, ca, queries, sizes, n_queries),
+                               _pair_query_keys(pair, cb, queries, sizes, n_queries)])
+        keys.sort()
+        dup = keys[1:][keys[1:] == keys[:-1]]  # a (pair, query) on both sides appears twice
+        out[lo:lo + len(ca)] = np.bincount(dup // n_queries, minlength=len(ca))
+    return out
+
+
+def _pair_query_keys(pair: np.ndarray, sticker: np.ndarray, queries: SetCollection,
+                     sizes: np.ndarray, n_queries: np.int64) -> np.ndarray:
+    counts = sizes[sticker]  # (P,)
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    first = np.cumsum(counts) - counts  # (P,) where each pair's run starts in the output
+    # Position of each entry in queries.members: its sticker's offset + its rank in the run.
+    pos = np.repeat(queries.offsets[sticker] - first, counts) + np.arange(total)  # (T,)
+    return np.repeat(pair * n_queries, counts) + queries.members[pos]
+
+
+def cosine_from_vectors(vectors: np.ndarray) -> TextCosine:
+    """A text-cosine callback over L2-normalised rows (a row of NaN = no query text)."""
+    def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out = np.empty(len(a), dtype=np.float64)
+        step = 1_000_000  # (step, D) float32 gathers: 1M x 384 x 4 B = 1.5 GB max per side
+        step = max(1, min(step, 200_000_000 // max(1, vectors.shape[1] * 4)))
+        for lo in range(0, len(a), step):
+            va, vb = vectors[a[lo:lo + step]], vectors[b[lo:lo + step]]  # (p, D)
+            # float32 dot (error ~1e-7, far below any threshold step) then float64 for output.
+            out[lo:lo + len(va)] = np.einsum("ij,ij->i", va, vb)
+        return out
+    return cosine
+
+
+def pairs_label(*, displayed: SetCollection, similar: SetCollection, queries: SetCollection,
+                text_cosine: TextCosine, n_stickers: int, params: RuleParams = RuleParams(),
+                shard: int = 0, n_shards: int = 1) -> LabelledPairs:
+    """Apply the pair rules; see the module docstring. One shard of the pairs when sharded."""
+    n = np.int64(n_stickers)
+    shown = count_keys(pair_keys(displayed, n_stickers, shard=shard, n_shards=n_shards))
+    chosen = count_keys(pair_keys(similar, n_stickers, shard=shard, n_shards=n_shards))
+    # Co-selected pairs normally are co-displayed too (a selection is among the candidates),
+    # but nothing here relies on it: the pairs considered are the union of both key sets.
+    keys = _sorted_union(shown.keys, chosen.keys)
+    co_displayed = _lookup(keys, shown)
+    co_selected = _lookup(keys, chosen)
+
+    positive = co_selected >= params.min_positive
+    candidate = ~positive & (co_displayed >= params.min_displayed)
+    n_candidates = int(candidate.sum())
+    rej_selected = candidate & (co_selected > 0)
+    candidate &= ~rej_selected
+
+    idx = np.flatnonzero(positive | candidate)  # the only pairs whose evidence we need
+    a, b = keys[idx] // n, keys[idx] % n
+    overlap = query_overlap(a, b, queries)
+    is_candidate = candidate[idx]
+    rej_overlap = is_candidate & (overlap >= params.max_query_overlap)
+    need_cosine = positive[idx] | (is_candidate & ~rej_overlap)
+    cosine = np.full(len(idx), np.nan)
+    if need_cosine.any():
+        cosine[need_cosine] = text_cosine(a[need_cosine], b[need_cosine])
+    passing = is_candidate & ~rej_overlap
+    no_text = passing & np.isnan(cosine)
+    # NaN (a sticker without queries): dissimilarity cannot be shown, so not a negative.
+    rej_cosine = passing & ~no_text & (cosine >= params.max_text_cosine)
+    negative = passing & ~no_text & ~rej_cosine
+
+    keep = positive[idx] | negative
+    counts = {
+        "pairs_co_displayed": int(len(shown.keys)),
+        "pairs_co_selected": int(len(chosen.keys)),
+        "displayed_occurrences": int(shown.counts.sum()),
+        "selected_occurrences": int(chosen.counts.sum()),
+        "positive": int(positive.sum()),
+        "negative": int(negative.sum()),
+        "negative_candidates": n_candidates,
+        "rejected_co_selected": int(rej_selected.sum()),
+        "rejected_query_overlap": int(rej_overlap.sum()),
+        "rejected_text_cosine": int(rej_cosine.sum()),
+        "rejected_no_text": int(no_text.sum()),
+    }
+    return LabelledPairs(
+        a=a[keep], b=b[keep], label=positive[idx][keep].astype(np.int8),
+        co_selected=co_selected[idx][keep], co_displayed=co_displayed[idx][keep],
+        query_overlap=overlap[keep], text_cosine=cosine[keep], counts=counts,
+    )
+
+
+def _sorted_union(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Union of two sorted unique arrays (np.union1d hashes; a merge by sort is faster)."""
+    both = np.concatenate([x, y])
+    both.sort()
+    return both[np.concatenate(([True], both[1:] != both[:-1]))] if len(both) else both
+
+
+def _lookup(keys: np.ndarray, table: PairCounts) -> np.ndarray:
+    """``table.counts`` for each of ``keys`` (0 where absent); both sorted."""
+    if len(table.keys) == 0:
+        return np.zeros(len(keys), dtype=np.int64)
+    pos = np.minimum(np.searchsorted(table.keys, keys), len(table.keys) - 1)
+    return np.where(table.keys[pos] == keys, table.counts[pos], 0)
+
+
+def labelled_pairs_concat(parts: Sequence[LabelledPairs]) -> LabelledPairs:
+    """Merge shard results (disjoint pairs) into one result sorted by (a, b), counts summed."""
+    if len(parts) == 1:
+        return parts[0]
+    cat = {name: np.concatenate([getattr(p, name) for p in parts])
+           for name in ("a", "b", "label", "co_selected", "co_displayed", "query_overlap",
+                        "text_cosine")}
+    order = np.lexsort((cat["b"], cat["a"]))
+    counts: dict[str, int] = {}
+    for p in parts:
+        for k, v in p.counts.items():
+            counts[k] = counts.get(k, 0) + v
+    return LabelledPairs(**{k: v[order] for k, v in cat.items()}, counts=counts)

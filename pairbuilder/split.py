@@ -1,0 +1,83 @@
+"""Split pairs into train / validation / test by sticker (pure NumPy + SciPy, no Django).
+
+No sticker may be in two splits (Triple-S: train and test share no sticker). Method:
+
+1. Connected components of the pair graph: a component placed whole in one split loses no
+   pair. Components are taken largest first (ties in a seeded random order) and each goes to
+   the split that is furthest below its target pair count.
+2. A component too large for any split's remaining room (real pair graphs usually have one
+   giant component) is cut: its stickers are ordered breadth-first from a seeded start, so
+   neighbours stay together, and cut into consecutive runs sized to the splits' remaining room.
+   Pairs whose stickers land in different splits are dropped and counted.
+
+Deterministic: same pairs, ratios and seed give the same split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import breadth_first_order, connected_components
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class SplitResult:
+    """Split index per pair (-1 = dropped, its stickers ended up in different splits)."""
+
+    pair_split: np.ndarray  # (P,) int8 in {-1, 0, 1, 2}
+    sticker_split: np.ndarray  # (N,) int8, -1 for stickers in no pair
+    dropped: int
+
+
+def split_by_sticker(a: np.ndarray, b: np.ndarray, n_stickers: int,
+                     ratios: tuple[float, float, float], seed: int) -> SplitResult:
+    """Assign stickers (and so pairs) to splits; see the module docstring."""
+    ratios_arr = np.asarray(ratios, dtype=np.float64)
+    if len(ratios_arr) != 3 or (ratios_arr < 0).any() or ratios_arr.sum() <= 0:
+        raise ValueError(f"ratios must be three non-negative numbers, got {ratios}")
+    ratios_arr = ratios_arr / ratios_arr.sum()
+    rng = np.random.default_rng(seed)
+    sticker_split = np.full(n_stickers, -1, dtype=np.int8)
+    if len(a) == 0:
+        return SplitResult(np.zeros(0, dtype=np.int8), sticker_split, 0)
+    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(n_stickers, n_stickers)).tocsr()
+    graph = graph + graph.T
+    n_comp, comp = connected_components(graph, directed=False)
+    comp_pairs = np.bincount(comp[a], minlength=n_comp)  # pairs per component
+    room = ratios_arr * len(a)  # pairs each split still wants
+    tiebreak = rng.permutation(n_comp)
+    order = np.lexsort((tiebreak, -comp_pairs))
+    for c in order:
+        if comp_pairs[c] == 0:
+            continue  # a sticker in no pair
+        members = np.flatnonzero(comp == c)
+        target = int(np.argmax(room))
+        if comp_pairs[c] <= room[target] or comp_pairs[c] <= 1:
+            sticker_split[members] = target
+            room[target] -= comp_pairs[c]
+            continue
+        _cut_component(graph, members, comp_pairs[c], room, rng, sticker_split)
+    sa, sb = sticker_split[a], sticker_split[b]
+    pair_split = np.where(sa == sb, sa, -1).astype(np.int8)
+    return SplitResult(pair_split, sticker_split, int((pair_split < 0).sum()))
+
+
+def _cut_component(graph, members: np.ndarray, n_pairs: int, room: np.ndarray,
+                   rng: np.random.Generator, sticker_split: np.ndarray) -> None:
+    """Cut one large component into runs of a breadth-first order, sized by the room left."""
+    start = int(members[rng.integers(len(members))])
+    bfs = breadth_first_order(graph, start, directed=False, return_predecessors=False)
+    share = np.clip(room, 0, None)
+    share = share / share.sum() if share.sum() > 0 else np.full(3, 1 / 3)
+    # Splits with most room first, so the big first run goes to train in the usual case.
+    split_order = np.argsort(-share, kind="stable")
+    bounds = np.round(np.cumsum(share[split_order]) * len(bfs)).astype(int)
+    lo = 0
+    for split, hi in zip(split_order, bounds, strict=True):
+        sticker_split[bfs[lo:hi]] = split
+        lo = hi
+    room -= share * n_pairs

@@ -1,0 +1,139 @@
+"""GSE API and campaign page: similarity (ids and uploads), most similar, admin training with
+progress on the gpu queue (inline in tests), activation, the model-registry panel."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
+
+from encoder.models import EncoderVersion
+from tests.encoder.test_gse_training_services import snapshot_row, trained  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
+@pytest.fixture
+def user_client(db):
+    client = APIClient()
+    client.force_authenticate(get_user_model().objects.create_user("ann", password="x"))
+    return client
+
+
+@pytest.fixture
+def admin_client(db):
+    client = APIClient()
+    client.force_authenticate(get_user_model().objects.create_superuser("root", password="x"))
+    return client
+
+
+def test_similarity_needs_a_login(db):
+    assert APIClient().post("/api/similarity/", {}).status_code in (401, 403)
+
+
+def test_similarity_of_two_ids_and_of_an_upload(trained, make_stickers, user_client):  # noqa: F811
+    # given two library stickers and the trained GSE
+    a, b = make_stickers(2)
+    # when two ids are compared, then one id with its own still uploaded
+    by_id = user_client.post("/api/similarity/", {"sticker_a": a.sticker_id,
+                                                  "sticker_b": b.sticker_id}, format="json")
+    with a.still.open("rb") as f:
+        upload = SimpleUploadedFile("mine.png", f.read(), content_type="image/png")
+    by_file = user_client.post("/api/similarity/", {"sticker_a": a.sticker_id, "file_b": upload},
+                               format="multipart")
+    # then both answer cosine / similar / threshold / model, the default model being the GSE
+    assert by_id.status_code == 200, by_id.json()
+    assert set(by_id.json()) == {"cosine", "similar", "threshold", "model"}
+    assert by_id.json()["model"] == trained.version
+    assert by_file.json()["cosine"] == pytest.approx(1.0, abs=1e-5)
+    assert by_file.json()["similar"] is True
+
+
+def test_similarity_names_the_missing_sticker(trained, user_client):  # noqa: F811
+    r = user_client.post("/api/similarity/", {"sticker_a": "nope.png", "sticker_b": "x.png"},
+                         format="json")
+    assert r.status_code == 400 and "nope.png" in r.json()["detail"]
+
+
+def test_most_similar(trained, make_stickers, user_client):  # noqa: F811
+    # given four library stickers
+    a, *_ = make_stickers(4)
+    # when the 2 most similar to the first are asked for
+    r = user_client.get(f"/api/stickers/{a.sticker_id}/similar/?k=2")
+    # then two other stickers come back, best first
+    assert r.status_code == 200, r.json()
+    results = r.json()["results"]
+    assert len(results) == 2 and a.sticker_id not in [x["sticker_id"] for x in results]
+    assert results[0]["cosine"] >= results[1]["cosine"]
+
+
+def test_training_is_admin_only(snapshot_row, user_client):  # noqa: F811
+    assert user_client.post("/api/encoders/train/", {}, format="json").status_code == 403
+
+
+def test_admin_starts_training_and_reads_its_progress(
+    snapshot_row, tiny_openclip, admin_client, django_capture_on_commit_callbacks,  # noqa: F811
+):
+    # given an admin and an exported snapshot
+    body = {"snapshot": "latest", "base": tiny_openclip["config_path"],
+            "pretrained": tiny_openclip["checkpoint"], "epochs": 1, "lr": 1e-3, "batch_size": 8}
+    # when the training is started (the task runs inline on commit in tests)
+    with django_capture_on_commit_callbacks(execute=True):
+        started = admin_client.post("/api/encoders/train/", body, format="json")
+    # then it was accepted as pending and its poll shows it finished with metrics
+    assert started.status_code == 202, started.json()
+    assert started.json()["status"] == "pending"
+    polled = admin_client.get(f"/api/encoders/{started.json()['id']}/").json()
+    assert polled["status"] == "done" and polled["progress"] == 1.0
+    assert polled["gse"]["f1"] is not None and polled["base"]["f1"] is not None
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Celery's notice on task.queue
+def test_the_training_task_goes_to_the_gpu_queue():
+    from config.celery import app
+    from encoder.training_tasks import gse_train_task
+
+    # when Celery routes the task as apply_async does (task options, then CELERY_TASK_ROUTES)
+    route = app.amqp.router.route(gse_train_task._get_exec_options(), gse_train_task.name)
+    # then it lands on the gpu queue
+    assert route["queue"].name == "gpu"
+
+
+def test_admin_activates_a_model_and_the_page_shows_it(trained, snapshot_row, admin_client,  # noqa: F811
+                                                      client):
+    # given the trained GSE and its campaign
+    campaign = snapshot_row.campaign
+    # when an admin activates it for iteration 2
+    r = admin_client.post(f"/api/campaigns/{campaign.name}/iteration2-encoder/",
+                          {"encoder_version": trained.version}, format="json")
+    # then the campaign uses it and the registry panel lists it with both models' figures
+    assert r.status_code == 200 and r.json()["iteration2_source"] == "retrained"
+    client.force_login(get_user_model().objects.get(username="root"))
+    page = client.get(f"/campaigns/{campaign.name}/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert trained.version in html and "used for iteration 2" in html
+    assert "Train GSE on latest snapshot (#1)" in html
+
+
+def test_page_buttons_train_and_activate(trained, snapshot_row, client):  # noqa: F811
+    # given a staff member on the campaign page
+    get_user_model().objects.create_superuser("boss", password="x")
+    client.login(username="boss", password="x")
+    campaign = snapshot_row.campaign
+    # when "Use for iteration 2" is pressed
+    r = client.post(f"/campaigns/{campaign.name}/models/activate/",
+                    {"encoder_version": trained.id})
+    # then it redirects back to the panel and the campaign uses the model
+    assert r.status_code == 302 and r["Location"].endswith("#models")
+    campaign.refresh_from_db()
+    assert campaign.iteration2_encoder_version == trained.version
+    assert EncoderVersion.objects.filter(kind="gse").count() == 1

@@ -1,0 +1,127 @@
+"""GSE on the Django side: ``manage.py train_gse`` / ``evaluate_gse`` on a generated snapshot
+folder, activation for a campaign, similarity between stickers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from django.core.management import CommandError, call_command
+
+from encoder.models import EncoderVersion
+from tests.encoder.gse_factory import make_snapshot_folder
+
+TINY_FLAGS = ["--epochs", "2", "--lr", "1e-3", "--batch-size", "8", "--warmup-steps", "2",
+              "--device", "cpu", "--seed", "1"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
+@pytest.fixture
+def snapshot_row(db, tmp_path, settings):
+    """An exported Snapshot row whose folder holds generated stickers and pairs."""
+    from annotation.models import Campaign
+    from pairbuilder.models import PairBuild, Snapshot
+
+    settings.GSE_MODELS_DIR = tmp_path / "models"
+    folder = make_snapshot_folder(tmp_path / "snapshot-0001")["folder"]
+    campaign = Campaign.objects.create(name="gse-test")
+    build = PairBuild.objects.create(campaign=campaign, params={}, status="done")
+    return Snapshot.objects.create(number=1, campaign=campaign, build=build, params={},
+                                   status=Snapshot.Status.DONE, path=str(folder))
+
+
+@pytest.fixture
+def trained(snapshot_row, tiny_openclip) -> EncoderVersion:
+    call_command("train_gse", "--snapshot", "latest", "--base", tiny_openclip["config_path"],
+                 "--pretrained", tiny_openclip["checkpoint"], *TINY_FLAGS)
+    return EncoderVersion.objects.get(kind=EncoderVersion.Kind.GSE)
+
+
+def test_train_gse_registers_a_model_with_its_report(trained, snapshot_row, tiny_openclip):
+    # given / when: train_gse ran on the latest snapshot (fixture)
+    # then a finished GSE version is registered with everything needed to reuse and compare it
+    assert trained.status == EncoderVersion.Status.DONE and trained.progress == 1.0
+    assert trained.snapshot == snapshot_row
+    assert trained.train_config["epochs"] == 2 and trained.train_config["seed"] == 1
+    assert set(trained.metrics) >= {"gse", "base"}
+    for name in ("gse", "base"):
+        assert set(trained.metrics[name]) >= {"accuracy", "precision", "recall", "f1", "roc_auc"}
+    assert trained.threshold == trained.metrics["gse"]["threshold"]
+    assert Path(trained.checkpoint).is_file()
+    assert trained.model_config["embed_dim"] == 32
+    report = Path(trained.report_dir)
+    for name in ("report.md", "report.json", "roc.png", "score_histograms.png", "loss.png"):
+        assert (report / name).is_file(), name
+    assert json.loads((report / "report.json").read_text())["metrics"]["GSE"]["f1"] >= 0
+
+
+def test_evaluate_gse_reproduces_the_registered_figures(trained, snapshot_row, capsys):
+    # given the trained version and its snapshot's files
+    folder = Path(snapshot_row.path)
+    # when it is evaluated on the test pairs, tuning on the val pairs
+    call_command("evaluate_gse", "--model", str(trained.id), "--pairs",
+                 str(folder / "pairs_test.csv"), "--images", str(folder / "stickers"),
+                 "--val", str(folder / "pairs_val.csv"))
+    # then the figures are those train_gse registered (the checkpoint reloads exactly)
+    out = json.loads(capsys.readouterr().out)
+    for key in ("accuracy", "f1", "roc_auc", "threshold"):
+        assert out[key] == pytest.approx(trained.metrics["gse"][key], abs=1e-6)
+
+
+def test_train_gse_with_an_unknown_snapshot_says_so(db):
+    with pytest.raises(CommandError, match="snapshot 7: no such snapshot"):
+        call_command("train_gse", "--snapshot", "7")
+
+
+def test_a_missing_image_marks_the_run_failed(snapshot_row, tiny_openclip):
+    # given a snapshot whose sticker file is gone
+    (Path(snapshot_row.path) / "stickers" / "c00_s1.png").unlink()
+    # when train_gse runs / then it fails naming the sticker, and the row says why
+    with pytest.raises(CommandError, match="c00_s1.png"):
+        call_command("train_gse", "--snapshot", "1", "--base", tiny_openclip["config_path"],
+                     "--pretrained", tiny_openclip["checkpoint"], *TINY_FLAGS)
+    row = EncoderVersion.objects.get(kind=EncoderVersion.Kind.GSE)
+    assert row.status == EncoderVersion.Status.FAILED and "c00_s1.png" in row.error
+
+
+def test_activating_a_gse_closes_the_loop(trained, snapshot_row):
+    from encoder.training_services import encoder_activate_for_campaign
+
+    # given the campaign the snapshot came from
+    campaign = snapshot_row.campaign
+    # when the GSE is activated for it
+    encoder_activate_for_campaign(campaign=campaign, encoder_version=trained)
+    # then iteration 2 retrieves with the retrained encoder
+    campaign.refresh_from_db()
+    assert campaign.iteration2_source == "retrained"
+    assert campaign.iteration2_encoder_version == trained.version
+
+
+def test_similarity_of_stickers_and_uploads(trained, make_stickers):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from encoder.training_services import sticker_similarity, stickers_most_similar
+
+    # given three library stickers
+    a, b, c = make_stickers(3)
+    # when a sticker is compared with itself (as an uploaded file) and with another
+    with a.still.open("rb") as f:
+        upload = SimpleUploadedFile("a.png", f.read())
+    same = sticker_similarity(encoder_version=trained, a=a, b=upload)
+    other = sticker_similarity(encoder_version=trained, a=a, b=b)
+    nearest = stickers_most_similar(encoder_version=trained, sticker=a, k=2)
+    # then identical stills score 1 and are similar at the tuned threshold
+    assert same["cosine"] == pytest.approx(1.0, abs=1e-5) and same["similar"] is True
+    assert same["threshold"] == trained.threshold and same["model"] == trained.version
+    assert -1.0 <= other["cosine"] <= 1.0
+    assert [n["sticker_id"] for n in nearest] != [] and a.sticker_id not in {
+        n["sticker_id"] for n in nearest}
