@@ -33,7 +33,7 @@ def user_is_annotator(*, user: AbstractBaseUser) -> bool:
     return user.is_staff or user.groups.filter(name=ANNOTATORS_GROUP).exists()
 
 
-def _count_subquery(queryset: QuerySet) -> Coalesce:
+def count_subquery(queryset: QuerySet) -> Coalesce:
     """A correlated COUNT(*) usable in WHERE next to SELECT ... FOR UPDATE (no GROUP BY)."""
     counted = queryset.order_by().values("task").annotate(n=Count("*")).values("n")
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
@@ -56,8 +56,8 @@ def tasks_available(
     answered = Annotation.objects.filter(annotator=annotator, task__campaign=campaign)
     held = Lease.objects.filter(annotator=annotator, task__campaign=campaign, expires_at__gt=now)
     skipped = Skip.objects.filter(annotator=annotator, task__campaign=campaign)
-    answers = _count_subquery(Annotation.objects.filter(task=OuterRef("pk")))
-    live_leases = _count_subquery(Lease.objects.filter(task=OuterRef("pk"), expires_at__gt=now))
+    answers = count_subquery(Annotation.objects.filter(task=OuterRef("pk")))
+    live_leases = count_subquery(Lease.objects.filter(task=OuterRef("pk"), expires_at__gt=now))
     return (
         Task.objects.filter(campaign=campaign, status=Task.Status.OPEN)
         .exclude(pk__in=answered.values("task_id"))
@@ -78,11 +78,17 @@ def task_slots_free(*, task: Task, exclude_annotator: AbstractBaseUser | None = 
                     now: dt.datetime | None = None) -> int:
     """How many more annotators the task can take: per-task target - answers - live leases."""
     now = now or timezone.now()
-    leases = Lease.objects.filter(task=task, expires_at__gt=now)
+    leases = Lease.objects.filter(task=OuterRef("pk"), expires_at__gt=now)
     if exclude_annotator is not None:
         leases = leases.exclude(annotator=exclude_annotator)
-    answers = Annotation.objects.filter(task=task).count()
-    return task.campaign.annotators_per_task - answers - leases.count()
+    taken = (
+        Task.objects.filter(pk=task.pk)
+        .annotate(taken=count_subquery(Annotation.objects.filter(task=OuterRef("pk")))
+                  + count_subquery(leases))
+        .values_list("taken", flat=True)
+        .get()
+    )
+    return task.campaign.annotators_per_task - taken
 
 
 def leases_live(

@@ -145,7 +145,8 @@ def server_start(url: str, port: int, workers: int, threads: int) -> subprocess.
     env = dict(os.environ, DATABASE_URL=url, DJANGO_DEBUG="0", DJANGO_SETTINGS_MODULE=
                "config.settings", DATABASE_CONN_MAX_AGE="600", LOG_LEVEL="WARNING",
                DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost")
-    cmd = [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi:application",
+    cmd = [str(Path(sys.executable).parent / "gunicorn"), "wsgi_warm:application",
+           "--pythonpath", f"{REPO},{REPO / 'bench'}",
            "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
            "--worker-class", "gthread", "--backlog", "2048", "--keep-alive", "30",
            "--log-level", "warning"]

@@ -78,11 +78,11 @@ def _dedupe(offsets, members) -> rules.SetCollection:
     return rules.SetCollection(new_offsets.astype(np.int64), pairs[:, 1].astype(np.int64))
 
 
-def _measure(fn):
+def _measure(fn, *args):
     tracemalloc.reset_peak()
     base = tracemalloc.get_traced_memory()[0]
     t0 = time.perf_counter()
-    out = fn()
+    out = fn(*args)
     elapsed = time.perf_counter() - t0
     return out, elapsed, tracemalloc.get_traced_memory()[1] - base
 
@@ -91,12 +91,11 @@ def run(n_anchors: int, seed: int) -> None:
     n, displayed, similar, queries, vectors = synthetic(n_anchors, seed)
     cosine = rules.cosine_from_vectors(vectors)
     # Baseline: the same pair keys (displayed + similar), counted by plain numpy.unique.
-    keys_d = rules.pair_keys(displayed, n)
-    keys_s = rules.pair_keys(similar, n)
-    occurrences = len(keys_d) + len(keys_s)
-    _, t_base, m_base = _measure(lambda: (np.unique(keys_d, return_counts=True),
-                                          np.unique(keys_s, return_counts=True)))
-    del keys_d, keys_s
+    keys = [rules.pair_keys(displayed, n), rules.pair_keys(similar, n)]
+    occurrences = sum(len(k) for k in keys)
+    _, t_base, m_base = _measure(
+        lambda ks: [np.unique(k, return_counts=True) for k in ks], keys)
+    del keys
     _, t_count, m_count = _measure(lambda: (
         rules.count_keys(rules.pair_keys(displayed, n)),
         rules.count_keys(rules.pair_keys(similar, n))))

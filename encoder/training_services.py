@@ -27,7 +27,6 @@ from annotation.models import Campaign, Query, Sticker
 from annotation.services.stickers import media_limits
 from encoder.gse.config import TrainConfig
 from encoder.gse.data import (
-    GseDataError,
     ImageResolver,
     folder_resolver,
     read_pairs_csv,
@@ -38,10 +37,11 @@ from encoder.gse.evaluate import evaluate_model
 from encoder.gse.model import GseModel, gse_model_load
 from encoder.gse.pipeline import gse_run
 from encoder.gse.report import evaluation_summary, write_report
-from encoder.models import EncoderVersion
-from encoder.openclip import EncoderError, LoadedEncoder, embed_images, load_encoder
+from encoder.models import EncoderVersion, StickerEmbedding
+from encoder.openclip import LoadedEncoder, embed_images, load_encoder
 from encoder.retrieval import topk_cosine
 from encoder.services import (
+    EmbeddingMatrix,
     embeddings_load,
     encoder_spec_for_version,
     encoder_spec_from_settings,
@@ -55,6 +55,7 @@ ProgressFn = Callable[[str, float, str], None]  # (stage, fraction of the stage,
 # Where each stage sits in EncoderVersion.progress (0..1): training is most of the time.
 STAGE_SPAN = {"base-eval": (0.0, 0.05), "train": (0.05, 0.9), "gse-eval": (0.9, 0.97),
               "report": (0.97, 1.0)}
+GPU_QUEUE = "gpu"  # embedding, retrieval and training workers (config/celery.py)
 PROGRESS_WRITE_EVERY_S = 2.0  # at most one progress UPDATE per 2 s per run
 
 
@@ -143,7 +144,9 @@ def gse_train_start(
         model_name=base.model, pretrained=base.pretrained, snapshot=snapshot,
         train_config=config.to_dict(), status=EncoderVersion.Status.PENDING, progress=0.0,
     )
-    transaction.on_commit(lambda: gse_train_task.delay(encoder_version_id=row.id))
+    # The gpu queue named here, not via CELERY_TASK_ROUTES, so the route needs no settings line.
+    transaction.on_commit(lambda: gse_train_task.apply_async(
+        kwargs={"encoder_version_id": row.id}, queue=GPU_QUEUE))
     return row
 
 
@@ -310,12 +313,30 @@ def sticker_similarity(
             "model": encoder_version.version}
 
 
+_MATRICES: dict[str, tuple[int, EmbeddingMatrix]] = {}  # version -> (row count, matrix)
+
+
+def _matrix(version: str) -> EmbeddingMatrix:
+    """The version's embedding matrix, reloaded only when its row count changed.
+
+    A million 512-d stickers are 2 GB: reading them per request would dominate the answer.
+    """
+    count = StickerEmbedding.objects.filter(encoder_version=version).count()
+    with _LOADED_LOCK:
+        hit = _MATRICES.get(version)
+        if hit is None or hit[0] != count:
+            if len(_MATRICES) >= LOADED_MAX:
+                _MATRICES.pop(next(iter(_MATRICES)))
+            hit = _MATRICES[version] = (count, embeddings_load(encoder_version=version))
+        return hit[1]
+
+
 def stickers_most_similar(
     *, encoder_version: EncoderVersion, sticker: Sticker, k: int = 20
 ) -> list[dict[str, Any]]:
     """The ``k`` library stickers nearest to ``sticker`` (embeds missing stickers first)."""
     stickers_embed(encoder_version=encoder_version)
-    matrix = embeddings_load(encoder_version=encoder_version.version)
+    matrix = _matrix(encoder_version.version)
     rows = np.flatnonzero(matrix.sticker_ids == sticker.id)
     if rows.size == 0:
         raise InputError(f"sticker {sticker.sticker_id}", "has no embedding under this model")

@@ -1,5 +1,6 @@
-"""Celery tasks of GSE training. They run on the ``gpu`` queue: the decorator names it, and
-the route ``"encoder.training_tasks.*": {"queue": "gpu"}`` in CELERY_TASK_ROUTES says it too.
+"""Celery tasks of GSE training. They run on the ``gpu`` queue: ``gse_train_start`` sends them
+there explicitly (a route ``"encoder.training_tasks.*": {"queue": "gpu"}`` in
+CELERY_TASK_ROUTES would say the same for any other caller).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from encoder.models import EncoderVersion
 from encoder.training_services import gse_train
 
 
-@shared_task(queue="gpu", acks_late=True)
+@shared_task(acks_late=True)
 def gse_train_task(*, encoder_version_id: int) -> int:
     """Runs a GSE training registered by ``gse_train_start``; progress lands on the row."""
     row = EncoderVersion.objects.select_related("snapshot").get(pk=encoder_version_id)

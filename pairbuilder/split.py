@@ -60,24 +60,37 @@ def split_by_sticker(a: np.ndarray, b: np.ndarray, n_stickers: int,
             sticker_split[members] = target
             room[target] -= comp_pairs[c]
             continue
-        _cut_component(graph, members, comp_pairs[c], room, rng, sticker_split)
+        _cut_component(graph, a, b, members, comp_pairs[c], room, rng, sticker_split)
     sa, sb = sticker_split[a], sticker_split[b]
     pair_split = np.where(sa == sb, sa, -1).astype(np.int8)
     return SplitResult(pair_split, sticker_split, int((pair_split < 0).sum()))
 
 
-def _cut_component(graph, members: np.ndarray, n_pairs: int, room: np.ndarray,
-                   rng: np.random.Generator, sticker_split: np.ndarray) -> None:
-    """Cut one large component into runs of a breadth-first order, sized by the room left."""
+def _cut_component(graph, a: np.ndarray, b: np.ndarray, members: np.ndarray, n_pairs: int,
+                   room: np.ndarray, rng: np.random.Generator,
+                   sticker_split: np.ndarray) -> None:
+    """Cut one large component into runs of a breadth-first order, sized by the room left.
+
+    Run boundaries are placed by pair count, not sticker count: each sticker is charged the
+    pairs it has with stickers earlier in the order, so a run's charge is about the pairs
+    it will hold (pairs crossing a boundary are the ones dropped).
+    """
     start = int(members[rng.integers(len(members))])
     bfs = breadth_first_order(graph, start, directed=False, return_predecessors=False)
+    pos = np.full(graph.shape[0], -1, dtype=np.int64)
+    pos[bfs] = np.arange(len(bfs))
+    inside = (pos[a] >= 0) & (pos[b] >= 0)
+    later = np.maximum(pos[a[inside]], pos[b[inside]])
+    charged = np.cumsum(np.bincount(later, minlength=len(bfs)))  # (len(bfs),) pairs so far
     share = np.clip(room, 0, None)
     share = share / share.sum() if share.sum() > 0 else np.full(3, 1 / 3)
     # Splits with most room first, so the big first run goes to train in the usual case.
     split_order = np.argsort(-share, kind="stable")
-    bounds = np.round(np.cumsum(share[split_order]) * len(bfs)).astype(int)
+    targets = np.cumsum(share[split_order]) * n_pairs
+    bounds = np.searchsorted(charged, targets[:-1], side="left") + 1
+    bounds = np.append(np.minimum(bounds, len(bfs)), len(bfs))
     lo = 0
     for split, hi in zip(split_order, bounds, strict=True):
         sticker_split[bfs[lo:hi]] = split
-        lo = hi
-    room -= share * n_pairs
+        room[split] -= charged[hi - 1] - (charged[lo - 1] if lo > 0 else 0) if hi > lo else 0
+        lo = max(lo, hi)

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet
+from django.db import connection, transaction
+from django.db.models import OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from annotation.errors import InputError
 from annotation.models import Annotation, Campaign, Lease, Skip, Sticker, Task
-from annotation.selectors import leases_live, task_slots_free, tasks_available
+from annotation.selectors import count_subquery, leases_live, task_slots_free, tasks_available
 
 # Rows tried per task_next call before giving up: each try is one locked row whose counts went
 # stale between our snapshot and our lock (another annotator's lease committed in between).
@@ -53,6 +53,12 @@ def _skip_locked(queryset: QuerySet[Task]) -> QuerySet[Task]:
     if connection.features.has_select_for_update_skip_locked:
         return queryset.select_for_update(skip_locked=True, of=("self",))
     return queryset
+
+
+def _lock_of_self(queryset: QuerySet[Task]) -> QuerySet[Task]:
+    if connection.features.has_select_for_update_of:
+        return queryset.select_for_update(of=("self",))
+    return queryset.select_for_update()
 
 
 def _lease_create(*, task: Task, annotator: AbstractBaseUser, now: dt.datetime) -> Lease:
@@ -108,16 +114,16 @@ def task_next(
 def _existing_answer(
     *, annotator: AbstractBaseUser, task: Task, submission_id: str
 ) -> Annotation | None:
-    if submission_id:
-        by_key = Annotation.objects.filter(annotator=annotator, submission_id=submission_id).first()
-        if by_key is not None and by_key.task_id != task.pk:
+    """The annotator's earlier answer to this task, or to this submission_id (one query)."""
+    same = Q(task=task) | Q(submission_id=submission_id) if submission_id else Q(task=task)
+    for found in Annotation.objects.filter(same, annotator=annotator).order_by("pk"):
+        if found.task_id != task.pk:
             raise InputError(
                 "submission_id",
-                f"{submission_id!r} was already used for task {by_key.task_id}, not {task.pk}",
+                f"{submission_id!r} was already used for task {found.task_id}, not {task.pk}",
             )
-        if by_key is not None:
-            return by_key
-    return Annotation.objects.filter(annotator=annotator, task=task).first()
+        return found
+    return None
 
 
 def _selection(task: Task, selected_ids: list[str]) -> list[Sticker]:
@@ -183,26 +189,27 @@ def task_submit(
         if existing is not None:
             return Submitted(existing, created=False)
         # Same lock as task_next takes: no lease can be granted on this task while we count.
-        task = Task.objects.select_for_update().select_related("campaign", "candidate_set").get(
+        # OF the task row only: locking the joined campaign row would serialize every submit.
+        task = _lock_of_self(Task.objects.select_related("campaign", "candidate_set")).get(
             pk=task.pk
         )
         stickers = _selection(task, selected_ids)
         now = timezone.now()
         _check_may_answer(annotator=annotator, task=task, now=now)
-        try:
-            with transaction.atomic():  # savepoint: the unique constraint is the last guard
-                annotation = Annotation.objects.create(
-                    task=task, annotator=annotator, submission_id=submission_id,
-                    duration_ms=max(0, int(duration_ms)) if duration_ms is not None else None,
-                )
-        except IntegrityError:
-            return Submitted(Annotation.objects.get(task=task, annotator=annotator), False)
-        annotation.selected.set(stickers)
+        # No savepoint around the insert: the annotator row lock taken above serializes this
+        # annotator's submits, so the (task, annotator) unique constraint cannot race here.
+        annotation = Annotation.objects.create(
+            task=task, annotator=annotator, submission_id=submission_id,
+            duration_ms=max(0, int(duration_ms)) if duration_ms is not None else None,
+        )
+        Annotation.selected.through.objects.bulk_create(
+            Annotation.selected.through(annotation=annotation, sticker=s) for s in stickers
+        )
         Lease.objects.filter(task=task, annotator=annotator).delete()
-        answers = Annotation.objects.filter(task=task).count()
-        if answers >= task.campaign.annotators_per_task:
-            task.status = Task.Status.DONE
-            task.save(update_fields=["status"])
+        # Done once the rows say so; one UPDATE with the count inside saves a round trip.
+        Task.objects.filter(pk=task.pk).alias(
+            answers=count_subquery(Annotation.objects.filter(task=OuterRef("pk")))
+        ).filter(answers__gte=task.campaign.annotators_per_task).update(status=Task.Status.DONE)
         return Submitted(annotation, created=True)
 
 

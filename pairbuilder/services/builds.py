@@ -164,14 +164,13 @@ def campaign_sets_load(*, campaign: Campaign) -> CampaignSets:
     annotated = np.unique(ann[:, 1])  # tasks with at least one annotation
     tasks = tasks[np.isin(tasks[:, 0], annotated)]
     # Displayed sets: one per annotated task = its candidates + its anchor.
-    task_of_cs = dict(zip(tasks[:, 1].tolist(), tasks[:, 0].tolist(), strict=True))
     cands = cands[np.isin(cands[:, 0], tasks[:, 1])]
-    cand_task = np.array([task_of_cs[c] for c in cands[:, 0].tolist()], dtype=np.int64)
+    by_cs = np.argsort(tasks[:, 1])  # candidate set -> task, vectorised
+    cand_task = tasks[by_cs[np.searchsorted(tasks[by_cs, 1], cands[:, 0])], 0]
     d_group = np.concatenate([cand_task, tasks[:, 0]])
     d_member = np.concatenate([cands[:, 1], tasks[:, 2]])
     # Similar sets: one per annotation = its selection + its task's anchor.
-    anchor_of_task = dict(zip(tasks[:, 0].tolist(), tasks[:, 2].tolist(), strict=True))
-    ann_anchor = np.array([anchor_of_task[t] for t in ann[:, 1].tolist()], dtype=np.int64)
+    ann_anchor = tasks[np.searchsorted(tasks[:, 0], ann[:, 1]), 2]  # tasks sorted by id
     s_group = np.concatenate([sel[:, 0], ann[:, 0]])
     s_member = np.concatenate([sel[:, 1], ann_anchor])
 
@@ -203,11 +202,11 @@ def _index_map(sticker_pks: np.ndarray):
 
 def _csr(group: np.ndarray, member: np.ndarray, groups: np.ndarray) -> rules.SetCollection:
     """CSR sets, one per id in ``groups`` (in that order), members sorted and deduplicated."""
-    pos = np.searchsorted(np.sort(groups), group)  # groups are ascending ids already
-    rows = np.unique(np.stack([pos, member], axis=1), axis=0) if len(group) else \
-        np.zeros((0, 2), dtype=np.int64)
-    offsets = np.searchsorted(rows[:, 0], np.arange(len(groups) + 1))
-    return rules.SetCollection(offsets.astype(np.int64), rows[:, 1].astype(np.int64))
+    pos = np.searchsorted(groups, group)  # groups are ascending ids
+    width = np.int64(member.max() + 1) if len(member) else np.int64(1)
+    keys = np.unique(pos * width + member)  # sorts by set, then member; drops duplicates
+    offsets = np.searchsorted(keys // width, np.arange(len(groups) + 1))
+    return rules.SetCollection(offsets.astype(np.int64), (keys % width).astype(np.int64))
 
 
 def _query_sets(sticker_pks: np.ndarray) -> rules.SetCollection:
@@ -248,6 +247,10 @@ def _write(build: PairBuild, result: rules.LabelledPairs, sticker_pks: np.ndarra
     a_pk, b_pk = sticker_pks[result.a].tolist(), sticker_pks[result.b].tolist()
     cos = [None if math.isnan(c) else round(c, 6) for c in result.text_cosine.tolist()]
     with transaction.atomic():
+        # The row lock serialises two deliveries of the same build: the second waits, then
+        # sees "done" and writes nothing.
+        if PairBuild.objects.select_for_update().get(pk=build.pk).status == "done":
+            return
         Pair.objects.filter(build=build).delete()  # rows of an earlier, interrupted attempt
         for lo in range(0, len(a_pk), PAIR_INSERT_BATCH_SIZE):
             hi = lo + PAIR_INSERT_BATCH_SIZE

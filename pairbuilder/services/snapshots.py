@@ -51,6 +51,15 @@ def snapshot_start(*, campaign: Campaign, build: PairBuild | None = None,
     """Number a snapshot and write it on the workers once the row is committed."""
     from pairbuilder.tasks import snapshot_task
 
+    snapshot = _snapshot_number(campaign=campaign, build=build,
+                                include_unreviewed=include_unreviewed, ratios=ratios, seed=seed)
+    transaction.on_commit(lambda: snapshot_task.delay(snapshot_id=snapshot.id))
+    return snapshot
+
+
+def _snapshot_number(*, campaign: Campaign, build: PairBuild | None,
+                     include_unreviewed: bool | None, ratios, seed: int) -> Snapshot:
+    """The pending Snapshot row with the next global number."""
     build = build or build_latest(campaign=campaign)
     if build.campaign_id != campaign.id or build.status != PairBuild.Status.DONE:
         raise PairBuildError(campaign.name, f"build {build.id} is not a finished build of it")
@@ -68,7 +77,6 @@ def snapshot_start(*, campaign: Campaign, build: PairBuild | None = None,
             continue
     else:
         raise PairBuildError(campaign.name, "could not number the snapshot; try again")
-    transaction.on_commit(lambda: snapshot_task.delay(snapshot_id=snapshot.id))
     return snapshot
 
 
@@ -76,10 +84,8 @@ def snapshot_create(*, campaign: Campaign, build: PairBuild | None = None,
                     include_unreviewed: bool | None = None, ratios=(0.8, 0.1, 0.1),
                     seed: int = 0) -> Snapshot:
     """Number and write a snapshot now, in this process (management command, tests)."""
-    with transaction.atomic():
-        snapshot = snapshot_start(campaign=campaign, build=build,
-                                  include_unreviewed=include_unreviewed, ratios=ratios,
-                                  seed=seed)
+    snapshot = _snapshot_number(campaign=campaign, build=build,
+                                include_unreviewed=include_unreviewed, ratios=ratios, seed=seed)
     return snapshot_run(snapshot_id=snapshot.id)
 
 

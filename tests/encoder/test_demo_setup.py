@@ -21,12 +21,14 @@ class _Report:
 
 
 def test_demo_setup_falls_back_plainly_and_is_safe_to_rerun(
-    make_stickers, tiny_openclip, settings, monkeypatch, caplog
+    make_stickers, tiny_openclip, settings, monkeypatch, caplog, tmp_path
 ):
     # given a library of 6 stickers and a configured model without pretrained weights
     import annotation.services.demo as demo
+    from encoder.management.commands import demo_setup
 
     monkeypatch.setattr(demo, "demo_library_import", lambda: (make_stickers(6), _Report())[1])
+    monkeypatch.setattr(demo_setup, "SHIPPED_MODEL", tmp_path / "no-shipped-model")
     settings.GSE_MODEL = tiny_openclip["config_path"]
     settings.GSE_PRETRAINED = ""
     out, err = io.StringIO(), io.StringIO()
@@ -61,3 +63,37 @@ def test_demo_setup_falls_back_plainly_and_is_safe_to_rerun(
     monkeypatch.setattr(demo, "demo_library_import", lambda: _Report())
     call_command("demo_setup", stdout=io.StringIO(), stderr=io.StringIO())
     assert Task.objects.filter(campaign=campaign).count() == 6
+
+
+def test_demo_setup_prefers_the_shipped_demo_encoder(make_stickers, tiny_openclip, settings,
+                                                     monkeypatch, caplog, tmp_path):
+    # given a shipped demo encoder (config + weights) and pretrained weights that cannot load
+    import shutil
+
+    import annotation.services.demo as demo
+    from encoder.management.commands import demo_setup
+
+    shipped = tmp_path / "models"
+    shipped.mkdir()
+    shutil.copy(tiny_openclip["config_path"], shipped / "demo_encoder.json")
+    shutil.copy(tiny_openclip["checkpoint"], shipped / "demo_encoder.pt")
+    monkeypatch.setattr(demo_setup, "SHIPPED_MODEL", shipped)
+    monkeypatch.setattr(demo, "demo_library_import", lambda: (make_stickers(4), _Report())[1])
+    settings.GSE_MODEL = tiny_openclip["config_path"]
+    settings.GSE_PRETRAINED = str(tmp_path / "missing-weights.pt")
+    # when
+    with caplog.at_level(logging.DEBUG, logger="demo_setup"):
+        call_command("demo_setup", stdout=io.StringIO(), stderr=io.StringIO())
+    # then one WARNING line names the settings and the shipped encoder, the load error is DEBUG
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1
+    assert f"GSE_PRETRAINED={tmp_path / 'missing-weights.pt'}: using the small encoder " \
+           "shipped in demo/models" in warnings[0]
+    assert any("checkpoint file not found" in r.getMessage() for r in caplog.records
+               if r.levelno == logging.DEBUG and r.name == "demo_setup")
+    # and the campaign runs on the shipped encoder, its note saying so
+    campaign = Campaign.objects.get(name="demo")
+    version = EncoderVersion.objects.get(version=campaign.encoder_version)
+    assert version.model_name == str(shipped / "demo_encoder.json")
+    assert "shipped in demo/models" in version.train_config["note"]
+    assert CandidateSet.objects.filter(campaign=campaign, iteration=1).count() == 4

@@ -96,15 +96,19 @@ def test_admin_starts_training_and_reads_its_progress(
     assert polled["gse"]["f1"] is not None and polled["base"]["f1"] is not None
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Celery's notice on task.queue
-def test_the_training_task_goes_to_the_gpu_queue():
-    from config.celery import app
-    from encoder.training_tasks import gse_train_task
+def test_the_training_task_goes_to_the_gpu_queue(snapshot_row, monkeypatch,  # noqa: F811
+                                                 django_capture_on_commit_callbacks):
+    from encoder import training_tasks
+    from encoder.training_services import gse_train_start
 
-    # when Celery routes the task as apply_async does (task options, then CELERY_TASK_ROUTES)
-    route = app.amqp.router.route(gse_train_task._get_exec_options(), gse_train_task.name)
-    # then it lands on the gpu queue
-    assert route["queue"].name == "gpu"
+    sent = []
+    monkeypatch.setattr(training_tasks.gse_train_task, "apply_async",
+                        lambda **kw: sent.append(kw))
+    # when a training is started
+    with django_capture_on_commit_callbacks(execute=True):
+        row = gse_train_start(snapshot=snapshot_row)
+    # then the task is sent to the gpu queue with the row's id, once committed
+    assert sent == [{"kwargs": {"encoder_version_id": row.id}, "queue": "gpu"}]
 
 
 def test_admin_activates_a_model_and_the_page_shows_it(trained, snapshot_row, admin_client,  # noqa: F811

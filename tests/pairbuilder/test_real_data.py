@@ -88,3 +88,29 @@ def test_exported_query_overlaps_match_the_csvs(shared_data, tmp_path,
     expected = {p for p in release - no_text if len(direct[p[0]] & direct[p[1]]) < 3
                 and float(exported[p]["text_cosine"]) < 0.7}
     assert {p for p in default if p in release} == expected
+
+
+def test_imported_triple_s_snapshot_split_by_sticker(shared_data):
+    # given: the published train pairs imported as a build
+    path = shared_data / "triple-s" / "release_train.csv"
+    with path.open() as fh:
+        rows = list(csv.DictReader(fh))
+    stickers_make({n for r in rows for n in (r["sticker_id"], r["sticker_id_2"])})
+    report = services.pairs_import(csv_path=path)
+    assert report.imported == 765 and report.build.counts["positive"] == 394
+    # when
+    snapshot = services.snapshot_create(campaign=report.build.campaign, include_unreviewed=True,
+                                        seed=0)
+    # then: no sticker in two splits, every pair kept or counted as dropped
+    manifest = snapshot.manifest
+    root = Path(snapshot.path)
+    seen: dict[str, str] = {}
+    for split in ("train", "val", "test"):
+        with (root / f"pairs_{split}.csv").open() as fh:
+            for r in csv.DictReader(fh):
+                for n in (r["sticker_id"], r["sticker_id_2"]):
+                    assert seen.setdefault(n, split) == split
+    assert manifest["total"]["pairs"] + manifest["split"]["dropped_cross_split_pairs"] == 765
+    assert manifest["splits"]["train"]["pairs"] > manifest["splits"]["test"]["pairs"] > 0
+    print("triple-s split:", manifest["splits"], "dropped",
+          manifest["split"]["dropped_cross_split_pairs"])

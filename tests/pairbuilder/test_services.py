@@ -216,3 +216,10 @@ def test_import_triple_s(tmp_path):
         bad = tmp_path / "bad.csv"
         bad.write_text("a,b\n")
         services.pairs_import(csv_path=bad)
+
+
+def test_build_of_a_campaign_without_annotations(django_capture_on_commit_callbacks):
+    empty = Campaign.objects.create(name="empty")
+    build = _build(empty, django_capture_on_commit_callbacks)
+    assert build.status == "done" and build.counts["positive"] == 0
+    assert not Pair.objects.filter(build=build).exists()

@@ -4,10 +4,12 @@ Safe to run again: migrations are applied, the library import skips known sticke
 the campaign are kept, and an iteration is built only when it has no candidate sets yet.
 
 The encoder is GSE_MODEL / GSE_PRETRAINED. Where those weights cannot be loaded (no network, as
-in CI) it says so plainly and falls back, first to ``demo/models/demo_encoder.{json,pt}`` when
-the project ships one, else to a tiny randomly initialised model whose candidates are NOT
-semantically meaningful. The fallback is recorded in the encoder version's
-``train_config["note"]`` and the campaign's description, so the pages show it too.
+in CI) it says so plainly, in one WARNING line naming both settings (the load error itself is
+logged at DEBUG), and falls back, first to ``demo/models/demo_encoder.{json,pt}`` when the
+project ships one (a small encoder trained on the demo library only), else to a tiny randomly
+initialised model whose candidates are NOT semantically meaningful. The fallback is recorded
+in the encoder version's ``train_config["note"]`` and the campaign's description, so the
+pages show it too.
 """
 
 from __future__ import annotations
@@ -104,8 +106,9 @@ class Command(BaseCommand):
             try:
                 encoder = load_encoder(fallback)
                 note = (f"No pretrained weights could be loaded for {wanted}: using the small "
-                        "demo encoder shipped in demo/models; candidates are only as "
-                        "meaningful as that model")
+                        "encoder shipped in demo/models, trained only on the demo library "
+                        "(demo/models/demo_encoder_report.md); candidates are NOT those of a "
+                        "pretrained CLIP")
                 logger.warning(note)
                 return fallback, encoder, note
             except EncoderError as e:

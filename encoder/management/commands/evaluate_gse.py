@@ -11,6 +11,7 @@ from annotation.errors import InputError
 from encoder.gse.data import GseDataError
 from encoder.models import EncoderVersion
 from encoder.openclip import EncoderError
+from encoder.selectors import encoder_version_find
 from encoder.training_services import gse_evaluate
 
 
@@ -38,10 +39,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def _version(value: str) -> EncoderVersion:
-        rows = EncoderVersion.objects.filter(version=value)
-        if value.isdigit():
-            rows = EncoderVersion.objects.filter(pk=int(value)) | rows
-        row = rows.first()
+        row = encoder_version_find(value=value)
         if row is None:
             raise CommandError(f"--model {value}: no such encoder version")
         return row
