@@ -199,7 +199,11 @@ class Client:
 def ping_loop(port: int, token: str, stats: Stats, stop: threading.Event) -> None:
     client = Client(port, token, stats)
     while not stop.is_set():
-        client.call("ping", "GET", "/api/ping/")
+        try:
+            client.call("ping", "GET", "/api/ping/")
+        except OSError as exc:  # a timeout while workers start: note it, reconnect
+            stats.errors.append(f"ping: {exc!r}")
+            client = Client(port, token, stats)
 
 
 def annotate_loop(port: int, user: tuple[str, str], campaign: str, stop: threading.Event,

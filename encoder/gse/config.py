@@ -25,7 +25,7 @@ class TrainConfig:
     # (relu(cos - margin)); "contrastive": the same terms squared (softer near the target).
     pair_loss: str = "cosine_embedding"
     pair_margin: float = 0.2  # cosine above which a negative pair is penalised
-    grad_clip: float = 1.0  # max global gradient norm; 0 disables clipping
+    grad_clip: float = 0.0  # max global gradient norm; 0 = off (open_clip_train default)
     device: str = ""  # "cuda", "cpu", ...; "" picks cuda when present, else cpu
     amp: bool = True  # fp16 autocast + GradScaler on CUDA; ignored on CPU (fp32 there)
     seed: int = 0  # seeds torch, the pair shuffle and the per-step query choice

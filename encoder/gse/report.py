@@ -64,7 +64,9 @@ def plot_histograms(evaluations: Mapping[str, Evaluation], path: Path) -> None:
     fig, axes = plt.subplots(1, len(evaluations), figsize=(4.5 * len(evaluations), 3.5),
                              squeeze=False)
     for ax, (name, ev) in zip(axes[0], evaluations.items(), strict=True):
-        bins = np.linspace(min(-1.0, ev.test.scores.min()), 1.0, 41)
+        lo, hi = float(ev.test.scores.min()), float(ev.test.scores.max())
+        bins = np.linspace(lo, max(hi, lo + 1e-6), 41)  # the model's own range: an untrained
+        # base often puts every pair within 0.05 of cosine 1
         ax.hist(ev.test.scores[ev.test.labels == 1], bins=bins, alpha=0.6, label="positive")
         ax.hist(ev.test.scores[ev.test.labels == 0], bins=bins, alpha=0.6, label="negative")
         ax.axvline(ev.threshold, color="k", linestyle="--", linewidth=0.8, label="threshold")

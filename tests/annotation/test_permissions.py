@@ -68,7 +68,8 @@ def test_staff_sees_stats_export_and_campaign_page(world):
     page = web.get(f"/campaigns/{fx.campaign.name}/")
     assert page.status_code == 200 and b"Agreement" in page.content
     assert web.get("/admin/annotation/annotation/").status_code == 200
-    assert web.get("/admin/annotation/candidateset/1/change/").status_code == 200
+    cset = fx.tasks[0].candidate_set_id
+    assert web.get(f"/admin/annotation/candidateset/{cset}/change/").status_code == 200
 
 
 def test_anonymous_gets_nothing(world):

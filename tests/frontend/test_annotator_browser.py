@@ -63,13 +63,28 @@ def _wait_new_task(page, old: str) -> float:
     return time.perf_counter() - start
 
 
+def _eventually(check, timeout: float = 5.0):
+    """Polls ``check`` until it returns something truthy. On SQLite the live server and the
+    test share one in-memory database whose tables are locked while the server writes, so a
+    read may fail with "database table is locked": that is retried too."""
+    from django.db import OperationalError
+
+    deadline = time.time() + timeout
+    while True:
+        try:
+            result = check()
+        except OperationalError:
+            result = None
+        if result or time.time() > deadline:
+            return result
+        time.sleep(0.05)
+
+
 def _wait_ahead(page) -> None:
     """Waits until the page has leased the next task (the fetch-ahead finished)."""
     from annotation.models import Lease
 
-    deadline = time.time() + 5
-    while time.time() < deadline and Lease.objects.filter(annotator__username="anna").count() < 2:
-        time.sleep(0.05)
+    _eventually(lambda: Lease.objects.filter(annotator__username="anna").count() >= 2)
 
 
 def test_annotator_selects_with_mouse_and_keys_submits_none_and_skips(
@@ -94,26 +109,23 @@ def test_annotator_selects_with_mouse_and_keys_submits_none_and_skips(
     page.keyboard.press("Enter")
     assert _wait_new_task(page, first) < 0.5
     second = _task_id(page)
-    answer = Annotation.objects.get(task_id=int(first))
-    assert sorted(answer.selected.values_list("sticker_id", flat=True)) == sorted(expected)
+    answer = _eventually(lambda: Annotation.objects.filter(task_id=int(first)).first())
+    chosen = _eventually(lambda: sorted(answer.selected.values_list("sticker_id", flat=True)))
+    assert chosen == sorted(expected)
     assert answer.duration_ms is not None and answer.duration_ms > 0
     # "none are similar" with N
     _wait_ahead(page)
     page.keyboard.press("n")
     assert _wait_new_task(page, second) < 0.5
     third = _task_id(page)
-    deadline = time.time() + 5
-    while not Annotation.objects.filter(task_id=int(second)).exists() and time.time() < deadline:
-        time.sleep(0.05)
-    assert Annotation.objects.get(task_id=int(second)).selected.count() == 0
+    none = _eventually(lambda: Annotation.objects.filter(task_id=int(second)).first())
+    assert _eventually(lambda: none.selected.count() == 0)
     # skip with S
     _wait_ahead(page)
     page.keyboard.press("s")
     _wait_new_task(page, third)
-    deadline = time.time() + 5
-    while not Skip.objects.filter(task_id=int(third)).exists() and time.time() < deadline:
-        time.sleep(0.05)
-    assert Skip.objects.filter(task_id=int(third), annotator__username="anna").exists()
+    assert _eventually(
+        lambda: Skip.objects.filter(task_id=int(third), annotator__username="anna").exists())
     # progress on screen comes from the database
     page.wait_for_function("() => document.getElementById('done-today').textContent === '2'",
                            timeout=5000)

@@ -157,6 +157,8 @@ def _campaigns(draw):
         shown = draw(st.lists(sticker, min_size=1, max_size=6, unique=True))
         displayed.append(shown)
         similar.append(draw(st.lists(st.sampled_from(shown), unique=True)))
+    if draw(st.booleans()):  # a similar set not shown together: the rules must not assume it
+        similar.append(draw(st.lists(sticker, min_size=2, max_size=3, unique=True)))
     queries = [draw(st.lists(st.integers(0, 6), unique=True, max_size=5)) for _ in range(n)]
     cos = {p: draw(st.sampled_from([0.1, 0.69, 0.7, 0.9])) for p in combinations(range(n), 2)}
     params = RuleParams(min_positive=draw(st.integers(1, 3)), min_displayed=draw(st.integers(1, 3)),
@@ -181,3 +183,25 @@ def test_rules_match_reference(campaign, n_shards):
     assert list(zip(result.a, result.b, strict=True)) == sorted(zip(result.a, result.b,
                                                                     strict=True))
     assert result.counts["positive"] + result.counts["negative"] == len(result)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 12), unique=True, max_size=8), min_size=2, max_size=8),
+       st.data())
+def test_query_overlap_padded_and_sorted_paths_agree_with_sets(queries, data):
+    from pairbuilder import rules
+
+    n = len(queries)
+    pairs = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)),
+                               max_size=20))
+    a = np.array([p[0] for p in pairs], dtype=np.int64)
+    b = np.array([p[1] for p in pairs], dtype=np.int64)
+    expected = [len(set(queries[x]) & set(queries[y])) for x, y in pairs]
+    saved = rules.PADDED_MAX_QUERIES
+    try:
+        rules.PADDED_MAX_QUERIES = 3  # stickers with more queries take the sort-based path
+        got = query_overlap(a, b, SetCollection.from_lists(queries))
+    finally:
+        rules.PADDED_MAX_QUERIES = saved
+    assert got.tolist() == expected
+    assert query_overlap(a, b, SetCollection.from_lists(queries)).tolist() == expected

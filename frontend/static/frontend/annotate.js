@@ -246,6 +246,11 @@
     $("instructions").open = !$("instructions").open;
   });
 
+  // The instructions open on a first visit; later visits (and phones) start with them folded.
+  const seen = window.localStorage && localStorage.getItem("stickersim.instructionsSeen");
+  if (seen || window.matchMedia("(max-width: 700px)").matches) $("instructions").open = false;
+  try { localStorage.setItem("stickersim.instructionsSeen", "1"); } catch (e) { /* private */ }
+
   loadFirst();
   refreshProgress();
 })();
