@@ -22,6 +22,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
 SPLITS = ("train", "val", "test")
+CUT_TRIES = 32  # breadth-first starts tried when cutting a giant component (each O(pairs))
 
 
 @dataclass
@@ -51,10 +52,12 @@ def split_by_sticker(a: np.ndarray, b: np.ndarray, n_stickers: int,
     room = ratios_arr * len(a)  # pairs each split still wants
     tiebreak = rng.permutation(n_comp)
     order = np.lexsort((tiebreak, -comp_pairs))
+    by_comp = np.argsort(comp, kind="stable")  # stickers grouped by component
+    bounds = np.searchsorted(comp[by_comp], np.arange(n_comp + 1))
     for c in order:
         if comp_pairs[c] == 0:
             continue  # a sticker in no pair
-        members = np.flatnonzero(comp == c)
+        members = by_comp[bounds[c]:bounds[c + 1]]
         target = int(np.argmax(room))
         if comp_pairs[c] <= room[target] or comp_pairs[c] <= 1:
             sticker_split[members] = target
@@ -69,28 +72,53 @@ def split_by_sticker(a: np.ndarray, b: np.ndarray, n_stickers: int,
 def _cut_component(graph, a: np.ndarray, b: np.ndarray, members: np.ndarray, n_pairs: int,
                    room: np.ndarray, rng: np.random.Generator,
                    sticker_split: np.ndarray) -> None:
-    """Cut one large component into runs of a breadth-first order, sized by the room left.
+    """Cut one large component; of ``CUT_TRIES`` seeded start stickers keep the cut that
+    drops the fewest pairs."""
+    starts = rng.choice(members, size=min(CUT_TRIES, len(members)), replace=False)
+    edges = (sticker_split[a] == -1) & np.isin(a, members)  # this component's pairs
+    best = None
+    for start in starts:
+        trial, trial_room = sticker_split.copy(), room.copy()
+        _cut_from(graph, int(start), a, b, n_pairs, trial_room, trial)
+        dropped = int((trial[a[edges]] != trial[b[edges]]).sum())
+        if best is None or dropped < best[0]:
+            best = (dropped, trial, trial_room)
+    sticker_split[:] = best[1]
+    room[:] = best[2]
 
-    Run boundaries are placed by pair count, not sticker count: each sticker is charged the
-    pairs it has with stickers earlier in the order, so a run's charge is about the pairs
-    it will hold (pairs crossing a boundary are the ones dropped).
+
+def _cut_from(graph, start: int, a: np.ndarray, b: np.ndarray, n_pairs: int,
+              room: np.ndarray, sticker_split: np.ndarray) -> None:
+    """Cut one component into runs of a breadth-first order from ``start``, sized by room.
+
+    The splits with the least room take runs from the far end of the order (the periphery,
+    loosely tied to the rest), each run just long enough to hold its target number of pairs
+    *inside* it; the split with the most room (train, usually) takes the rest, so the pairs
+    lost at the cuts come out of the largest split.
     """
-    start = int(members[rng.integers(len(members))])
     bfs = breadth_first_order(graph, start, directed=False, return_predecessors=False)
     pos = np.full(graph.shape[0], -1, dtype=np.int64)
     pos[bfs] = np.arange(len(bfs))
     inside = (pos[a] >= 0) & (pos[b] >= 0)
-    later = np.maximum(pos[a[inside]], pos[b[inside]])
-    charged = np.cumsum(np.bincount(later, minlength=len(bfs)))  # (len(bfs),) pairs so far
+    first = np.minimum(pos[a[inside]], pos[b[inside]])  # (E,) earlier endpoint in the order
+    later = np.maximum(pos[a[inside]], pos[b[inside]])  # (E,) later endpoint
     share = np.clip(room, 0, None)
     share = share / share.sum() if share.sum() > 0 else np.full(3, 1 / 3)
-    # Splits with most room first, so the big first run goes to train in the usual case.
-    split_order = np.argsort(-share, kind="stable")
-    targets = np.cumsum(share[split_order]) * n_pairs
-    bounds = np.searchsorted(charged, targets[:-1], side="left") + 1
-    bounds = np.append(np.minimum(bounds, len(bfs)), len(bfs))
-    lo = 0
-    for split, hi in zip(split_order, bounds, strict=True):
+    split_order = np.argsort(share, kind="stable")  # least room first, most room last
+    hi = len(bfs)
+    for split in split_order[:-1]:
+        target = share[split] * n_pairs
+        lo = hi
+        if target > 0 and hi > 0:
+            # Pairs inside [h, hi) for every h: edges ending before hi, counted by first end.
+            inner = first[later < hi]
+            internal = np.cumsum(np.bincount(inner, minlength=hi)[::-1])[::-1]  # (hi,)
+            # The shortest tail run [h, hi) that holds the target number of pairs.
+            enough = np.flatnonzero(internal >= target)
+            lo = int(enough[-1]) if len(enough) else 0
+            room[split] -= internal[lo]
         sticker_split[bfs[lo:hi]] = split
-        room[split] -= charged[hi - 1] - (charged[lo - 1] if lo > 0 else 0) if hi > lo else 0
-        lo = max(lo, hi)
+        hi = lo
+    last = split_order[-1]
+    sticker_split[bfs[:hi]] = last
+    room[last] -= int((later < hi).sum())

@@ -20,6 +20,7 @@ labelled on its own inside the task (bounded memory), then the shards are concat
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from annotation.models import Annotation, Campaign, Candidate, Query, Sticker, Task
@@ -40,7 +41,7 @@ from pairbuilder.text_embedding import text_embeddings
 
 logger = logging.getLogger(__name__)
 
-# Pair rows per INSERT: 5,000 rows x ~10 columns is one ~1 MB statement.
+# Pair rows per INSERT / COPY batch: 5,000 tuples of 8 numbers, well under 1 MB.
 PAIR_INSERT_BATCH_SIZE = 5000
 # Pair occurrences counted at once; 50M int64 keys = 400 MB (+ the sort's scratch).
 SHARD_OCCURRENCES = 50_000_000
@@ -244,23 +245,19 @@ def _write(build: PairBuild, result: rules.LabelledPairs, sticker_pks: np.ndarra
            annotation_count: int) -> None:
     """Replace the build's pairs and mark it done, all in one transaction."""
     fault = os.environ.get(FAULT_FILE_ENV)
-    a_pk, b_pk = sticker_pks[result.a].tolist(), sticker_pks[result.b].tolist()
     cos = [None if math.isnan(c) else round(c, 6) for c in result.text_cosine.tolist()]
+    rows = zip(itertools.repeat(build.pk), sticker_pks[result.a].tolist(),
+               sticker_pks[result.b].tolist(), result.label.tolist(),
+               result.co_selected.tolist(), result.co_displayed.tolist(),
+               result.query_overlap.tolist(), cos)
     with transaction.atomic():
         # The row lock serialises two deliveries of the same build: the second waits, then
         # sees "done" and writes nothing.
         if PairBuild.objects.select_for_update().get(pk=build.pk).status == "done":
             return
         Pair.objects.filter(build=build).delete()  # rows of an earlier, interrupted attempt
-        for lo in range(0, len(a_pk), PAIR_INSERT_BATCH_SIZE):
-            hi = lo + PAIR_INSERT_BATCH_SIZE
-            Pair.objects.bulk_create([
-                Pair(build=build, sticker_a_id=a, sticker_b_id=b, label=y, co_selected=s,
-                     co_displayed=d, query_overlap=q, text_cosine=c)
-                for a, b, y, s, d, q, c in zip(
-                    a_pk[lo:hi], b_pk[lo:hi], result.label[lo:hi].tolist(),
-                    result.co_selected[lo:hi].tolist(), result.co_displayed[lo:hi].tolist(),
-                    result.query_overlap[lo:hi].tolist(), cos[lo:hi], strict=True)])
+        while batch := list(itertools.islice(rows, PAIR_INSERT_BATCH_SIZE)):
+            _insert_pairs(batch)
             if fault and Path(fault).exists():
                 Path(fault).unlink()
                 os.kill(os.getpid(), signal.SIGKILL)  # a worker killed mid-transaction
@@ -268,3 +265,22 @@ def _write(build: PairBuild, result: rules.LabelledPairs, sticker_pks: np.ndarra
             status=PairBuild.Status.DONE, progress=1.0, counts=result.counts,
             annotation_count=annotation_count, finished_at=timezone.now(), error="")
     build.refresh_from_db()
+
+
+_PAIR_COLUMNS = ("build_id", "sticker_a_id", "sticker_b_id", "label", "co_selected",
+                 "co_displayed", "query_overlap", "text_cosine")
+
+
+def _insert_pairs(rows: list[tuple]) -> None:
+    """Insert plain tuples (no model instances: building millions of them dominated the
+    build). PostgreSQL gets COPY, anything else one executemany."""
+    table = connection.ops.quote_name(Pair._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in _PAIR_COLUMNS)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join(["%s"] * len(_PAIR_COLUMNS))
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
