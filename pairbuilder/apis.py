@@ -10,6 +10,7 @@ from pathlib import Path
 from django.db import transaction
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAdminUser
@@ -27,6 +28,37 @@ def _error(exc: Exception) -> Response:
     return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
 
 
+class BuildOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField(help_text="pending, running, done or failed")
+    progress = serializers.FloatField(help_text="0..1")
+    params = serializers.JSONField(help_text="the four thresholds and the text model")
+    counts = serializers.JSONField(help_text="pairs per rule, rejections per negative condition")
+    annotation_count = serializers.IntegerField()
+    error = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    imported = serializers.BooleanField()
+
+
+class SnapshotOutSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    build_id = serializers.IntegerField()
+    status = serializers.CharField()
+    params = serializers.JSONField(help_text="include_unreviewed, ratios, seed, split method")
+    splits = serializers.JSONField(help_text="per split: pairs, stickers, positive, negative")
+    dropped = serializers.IntegerField(allow_null=True, help_text="cross-split pairs dropped")
+    error = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class ReviewOutSerializer(serializers.Serializer):
+    pair_id = serializers.IntegerField()
+    decision = serializers.CharField()
+    reviewer = serializers.CharField()
+    decided_at = serializers.DateTimeField()
+
+
 class BuildStartSerializer(serializers.Serializer):
     min_positive = serializers.IntegerField(required=False, min_value=1)
     min_displayed = serializers.IntegerField(required=False, min_value=1)
@@ -39,14 +71,14 @@ class PairBuildListApi(APIView):
 
     permission_classes = [IsAdminUser]
 
-    @extend_schema(responses=inline_serializer("PairBuildList",
-                                               {"builds": serializers.ListField()}))
+    @extend_schema(responses=inline_serializer(
+        "PairBuildList", {"builds": BuildOutSerializer(many=True)}))
     def get(self, request: Request, name: str) -> Response:
         campaign = get_object_or_404(Campaign, name=name)
         return Response({"builds": [selectors.build_summary(b) for b in
                                     campaign.pair_builds.order_by("-id")[:50]]})
 
-    @extend_schema(request=BuildStartSerializer)
+    @extend_schema(request=BuildStartSerializer, responses={202: BuildOutSerializer})
     def post(self, request: Request, name: str) -> Response:
         campaign = get_object_or_404(Campaign, name=name)
         params = BuildStartSerializer(data=request.data)
@@ -65,6 +97,7 @@ class PairBuildDetailApi(APIView):
 
     permission_classes = [IsAdminUser]
 
+    @extend_schema(responses=BuildOutSerializer)
     def get(self, request: Request, build_id: int) -> Response:
         return Response(selectors.build_summary(get_object_or_404(PairBuild, pk=build_id)))
 
@@ -74,6 +107,7 @@ class PairBuildResumeApi(APIView):
 
     permission_classes = [IsAdminUser]
 
+    @extend_schema(request=None, responses={202: BuildOutSerializer})
     def post(self, request: Request, build_id: int) -> Response:
         build = get_object_or_404(PairBuild, pk=build_id)
         with transaction.atomic():
@@ -86,6 +120,7 @@ class PairListApi(APIView):
 
     permission_classes = [IsAdminUser]
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, build_id: int) -> Response:
         build = get_object_or_404(PairBuild, pk=build_id)
         try:
@@ -109,7 +144,7 @@ class PairReviewApi(APIView):
 
     permission_classes = [IsAdminUser]
 
-    @extend_schema(request=ReviewSerializer)
+    @extend_schema(request=ReviewSerializer, responses=ReviewOutSerializer)
     def post(self, request: Request, pair_id: int) -> Response:
         pair = get_object_or_404(Pair.objects.select_related("build__campaign"), pk=pair_id)
         body = ReviewSerializer(data=request.data)
@@ -138,12 +173,14 @@ class SnapshotListApi(APIView):
 
     permission_classes = [IsAdminUser]
 
+    @extend_schema(responses=inline_serializer(
+        "SnapshotList", {"snapshots": SnapshotOutSerializer(many=True)}))
     def get(self, request: Request, name: str) -> Response:
         campaign = get_object_or_404(Campaign, name=name)
         return Response({"snapshots": [selectors.snapshot_summary(s) for s in
                                        campaign.snapshots.order_by("-number")]})
 
-    @extend_schema(request=SnapshotSerializer)
+    @extend_schema(request=SnapshotSerializer, responses={202: SnapshotOutSerializer})
     def post(self, request: Request, name: str) -> Response:
         campaign = get_object_or_404(Campaign, name=name)
         body = SnapshotSerializer(data=request.data)
@@ -167,6 +204,7 @@ class SnapshotDownloadApi(APIView):
 
     permission_classes = [IsAdminUser]
 
+    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
     def get(self, request: Request, number: int) -> FileResponse:
         snapshot = get_object_or_404(Snapshot, number=number)
         if snapshot.status != Snapshot.Status.DONE or not Path(snapshot.archive).is_file():

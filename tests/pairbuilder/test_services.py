@@ -223,3 +223,25 @@ def test_build_of_a_campaign_without_annotations(django_capture_on_commit_callba
     build = _build(empty, django_capture_on_commit_callbacks)
     assert build.status == "done" and build.counts["positive"] == 0
     assert not Pair.objects.filter(build=build).exists()
+
+
+def test_snapshot_carries_the_sticker_files(tmp_path):
+    from tests.annotation.campaign_factory import gif_bytes, sticker_create, webm_bytes
+
+    # given: two real animated stickers imported as a pair
+    gif, webm = gif_bytes(), webm_bytes()
+    sticker_create("x.gif", gif, "gif", True)
+    sticker_create("y.webm", webm, "webm", True)
+    path = tmp_path / "two.csv"
+    path.write_text("sticker_id,sticker_id_2,label\nx.gif,y.webm,1\n")
+    report = services.pairs_import(csv_path=path, campaign_name="two")
+    # when
+    snapshot = services.snapshot_create(campaign=report.build.campaign, include_unreviewed=True,
+                                        ratios=(1, 0, 0))
+    # then: the original bytes are in the archive, with their checksums in the manifest
+    with zipfile.ZipFile(snapshot.archive) as zf:
+        assert zf.read("stickers/x.gif") == gif and zf.read("stickers/y.webm") == webm
+        manifest = json.loads(zf.read("manifest.json"))
+    assert manifest["files_sha256"]["stickers/y.webm"] == hashlib.sha256(webm).hexdigest()
+    assert manifest["stickers_without_file"] == []
+    assert manifest["splits"]["train"]["pairs"] == 1
