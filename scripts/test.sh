@@ -13,4 +13,7 @@ status=0
 env -u DATABASE_URL -u REDIS_URL .venv/bin/pytest -m "not integration" "$@" || status=$?
 # Integration tests: the same code on PostgreSQL, Redis and Celery workers.
 .venv/bin/pytest -m integration "$@" || status=$?
+# The task-assignment hot paths have hand-written SQL on PostgreSQL: run their unit tests there too.
+.venv/bin/pytest -m "not integration and not browser" tests/annotation/test_tasks.py \
+  tests/annotation/test_api.py tests/annotation/test_permissions.py "$@" || status=$?
 exit $status

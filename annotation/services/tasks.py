@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import OuterRef, Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from annotation.errors import InputError
 from annotation.models import Annotation, Campaign, Lease, Skip, Sticker, Task
 from annotation.selectors import count_subquery, leases_live, task_slots_free, tasks_available
+from annotation.services import tasks_pg
 
 # Rows tried per task_next call before giving up: each try is one locked row whose counts went
 # stale between our snapshot and our lock (another annotator's lease committed in between).
@@ -41,10 +42,31 @@ class Submitted:
 
     annotation: Annotation
     created: bool
+    # The selection's sticker ids in rank order when this call already read them (saves the
+    # API a query); None: read them with selectors.annotation_selected_ids.
+    selected_ids: list[str] | None = None
+
+
+def _on_postgresql() -> bool:
+    """Whether the hand-written hot-path statements (``tasks_pg``) apply."""
+    return connection.vendor == "postgresql"
+
+
+def _task_loaded(*, task_id: int, annotator: AbstractBaseUser) -> Task:
+    """The task with campaign and anchor, and ``lease_expires_at`` (the annotator's lease)."""
+    expiry = Lease.objects.filter(task=OuterRef("pk"), annotator=annotator).values("expires_at")
+    return (
+        Task.objects.select_related("campaign", "anchor")
+        .annotate(lease_expires_at=Subquery(expiry[:1]))
+        .get(pk=task_id)
+    )
 
 
 def _lock_annotator(annotator: AbstractBaseUser) -> None:
     """Serializes one annotator's requests: the per-annotator checks below read then write."""
+    if _on_postgresql():
+        tasks_pg.annotator_lock(user_id=annotator.pk)  # same lock, without the ORM's compile
+        return
     get_user_model().objects.select_for_update().filter(pk=annotator.pk).exists()
 
 
@@ -88,9 +110,17 @@ def task_next(
         live = leases_live(annotator=annotator, campaign=campaign, now=now)
         held = [lease for lease in live if lease.task_id not in exclude]
         if held:
-            return held[0].task
+            task = held[0].task
+            task.lease_expires_at = held[0].expires_at
+            return task
         if len(live) >= MAX_LEASES_PER_ANNOTATOR:
             return None
+        if _on_postgresql():
+            task_id = tasks_pg.task_pick_and_lease(
+                user_id=annotator.pk, campaign=campaign, exclude=exclude, now=now,
+                attempts=MAX_LEASE_ATTEMPTS)
+            return None if task_id is None else _task_loaded(task_id=task_id,
+                                                             annotator=annotator)
         tried: list[int] = []
         for _ in range(MAX_LEASE_ATTEMPTS):
             candidates = tasks_available(annotator=annotator, campaign=campaign, now=now).exclude(
@@ -188,6 +218,9 @@ def task_submit(
         existing = _existing_answer(annotator=annotator, task=task, submission_id=submission_id)
         if existing is not None:
             return Submitted(existing, created=False)
+        if _on_postgresql():
+            return _task_submit_pg(annotator=annotator, task=task, selected_ids=selected_ids,
+                                   submission_id=submission_id, duration_ms=duration_ms)
         # Same lock as task_next takes: no lease can be granted on this task while we count.
         # OF the task row only: locking the joined campaign row would serialize every submit.
         task = _lock_of_self(Task.objects.select_related("campaign", "candidate_set")).get(
@@ -211,6 +244,37 @@ def task_submit(
             answers=count_subquery(Annotation.objects.filter(task=OuterRef("pk")))
         ).filter(answers__gte=task.campaign.annotators_per_task).update(status=Task.Status.DONE)
         return Submitted(annotation, created=True)
+
+
+def _task_submit_pg(
+    *, annotator: AbstractBaseUser, task: Task, selected_ids: list[str], submission_id: str,
+    duration_ms: int | None,
+) -> Submitted:
+    """task_submit's write on PostgreSQL: lock, check, store in three statements.
+
+    Runs inside task_submit's transaction, after the annotator's row lock and the repeat check.
+    """
+    now = timezone.now()
+    status, per_task, set_id, holds_lease = tasks_pg.task_lock_for_answer(
+        user_id=annotator.pk, task_id=task.pk, now=now)
+    wanted = list(dict.fromkeys(selected_ids))
+    found = tasks_pg.task_selection(candidate_set_id=set_id, wanted=wanted)
+    outside = sorted(set(wanted) - {sticker_id for _, sticker_id in found})
+    if outside:
+        raise InputError(
+            "selected", f"not candidates of task {task.pk}: {', '.join(outside[:5])}")
+    if not holds_lease:  # rare: the lease expired; the ORM check says whether it was lost
+        locked = Task.objects.select_related("campaign").get(pk=task.pk)
+        _check_may_answer(annotator=annotator, task=locked, now=now)
+    duration = max(0, int(duration_ms)) if duration_ms is not None else None
+    annotation_id = tasks_pg.annotation_store(
+        user_id=annotator.pk, task_id=task.pk, per_task=per_task,
+        sticker_pks=[pk for pk, _ in found], submission_id=submission_id,
+        duration_ms=duration, now=now)
+    annotation = Annotation(pk=annotation_id, task_id=task.pk, annotator=annotator,
+                            duration_ms=duration, submission_id=submission_id, created_at=now)
+    return Submitted(annotation, created=True,
+                     selected_ids=[sticker_id for _, sticker_id in found])
 
 
 def task_skip(*, annotator: AbstractBaseUser, task: Task) -> Skip:
