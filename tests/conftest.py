@@ -23,6 +23,32 @@ TINY_OPENCLIP_CONFIG = {
 }
 
 
+CHROMIUM_ARGS = [  # no background networking: this machine's closed network refuses it
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+@pytest.fixture
+def browser():
+    """Debian's headless Chromium driven by Playwright (CHROMIUM_PATH, default /usr/bin/chromium).
+
+    Skips on a developer machine without Chromium; in CI (``CI`` set) a missing browser fails.
+    """
+    sync_api = pytest.importorskip("playwright.sync_api")
+    path = os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium"
+    if not os.path.exists(path):
+        message = f"no Chromium at {path} (install Debian's chromium or set CHROMIUM_PATH)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real public data in ../shared/data (StickerQueries, Triple-S)."""

@@ -15,22 +15,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 # itself are still plain synchronous calls, so Django's async guard is safe to lift here.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
 PASSWORD = "pw-browser-123"
-
-
-@pytest.fixture
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    path = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-    if not os.path.exists(path):
-        pytest.skip(f"no Chromium at {path} (set CHROMIUM_PATH)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
@@ -58,7 +43,8 @@ def _wait_new_task(page, old: str) -> float:
     """Seconds until a different task is on screen."""
     start = time.perf_counter()
     page.wait_for_function(
-        "old => (document.getElementById('annotator').dataset.taskId || '') !== old",
+        "old => { const id = document.getElementById('annotator').dataset.taskId || '';"
+        " return id !== '' && id !== old; }",
         arg=old, timeout=5000)
     return time.perf_counter() - start
 

@@ -15,20 +15,6 @@ PASSWORD = "pw-curator-123"
 
 
 @pytest.fixture
-def browser():
-    from tests.frontend.test_annotator_browser import CHROMIUM_ARGS
-
-    sync_api = pytest.importorskip("playwright.sync_api")
-    path = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-    if not os.path.exists(path):
-        pytest.skip(f"no Chromium at {path} (set CHROMIUM_PATH)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
 def build(settings):
     """Positives among s000.png, s002.gif and s003.webm (selected together in both iterations)."""
     from pairbuilder import services

@@ -145,7 +145,8 @@
     const exclude = current.id;
     prefetching = api("POST", `${urls.next}?exclude=${exclude}`)
       .then((task) => { buffered = task; if (task) preload(task); })
-      .catch(() => { buffered = null; })
+      // undefined, not null: "could not fetch" must not read as "no task left"
+      .catch(() => { buffered = undefined; })
       .finally(() => { prefetching = null; });
     return prefetching;
   }
@@ -156,11 +157,12 @@
     if (prefetching) await prefetching;
     const next = buffered;
     buffered = null;
-    if (next) { current = next; render(current); } else { showDone(); }
+    if (next) { current = next; render(current); } else if (next === null) { showDone(); }
     try {
       await answered;
     } finally {
-      if (current) fetchAhead(); else await loadFirst();
+      // After a failed fetch-ahead (next undefined) fetch the next task now instead.
+      if (current && next) fetchAhead(); else await loadFirst();
       refreshProgress();
     }
   }
