@@ -25,7 +25,7 @@ def test_demo_setup_falls_back_plainly_and_is_safe_to_rerun(
 ):
     # given a library of 6 stickers and a configured model without pretrained weights
     import annotation.services.demo as demo
-    from encoder.management.commands import demo_setup
+    from encoder import demo as demo_setup
 
     monkeypatch.setattr(demo, "demo_library_import", lambda: (make_stickers(6), _Report())[1])
     monkeypatch.setattr(demo_setup, "SHIPPED_MODEL", tmp_path / "no-shipped-model")
@@ -71,7 +71,7 @@ def test_demo_setup_prefers_the_shipped_demo_encoder(make_stickers, tiny_opencli
     import shutil
 
     import annotation.services.demo as demo
-    from encoder.management.commands import demo_setup
+    from encoder import demo as demo_setup
 
     shipped = tmp_path / "models"
     shipped.mkdir()
