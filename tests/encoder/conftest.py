@@ -59,3 +59,47 @@ def tiny_version(db, tiny_openclip):
 
     spec = EncoderSpec(model=tiny_openclip["config_path"], pretrained=tiny_openclip["checkpoint"])
     return encoder_version_get_or_create(spec=spec)
+
+
+# --- GSE: one torch thread, a snapshot row over a generated folder, a tiny trained GSE.
+
+TINY_TRAIN_FLAGS = ["--epochs", "2", "--lr", "1e-3", "--batch-size", "8", "--warmup-steps", "2",
+                    "--device", "cpu", "--seed", "1"]
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Training tests on one torch thread: the CI box is 2 cores shared by many test runs."""
+    import torch
+
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
+@pytest.fixture
+def snapshot_row(db, tmp_path, settings):
+    """An exported Snapshot row whose folder holds generated stickers and pairs."""
+    from annotation.models import Campaign
+    from pairbuilder.models import PairBuild, Snapshot
+    from tests.encoder.gse_factory import make_snapshot_folder
+
+    settings.GSE_MODELS_DIR = tmp_path / "models"
+    folder = make_snapshot_folder(tmp_path / "snapshot-0001")["folder"]
+    campaign = Campaign.objects.create(name="gse-test")
+    build = PairBuild.objects.create(campaign=campaign, params={}, status="done")
+    return Snapshot.objects.create(number=1, campaign=campaign, build=build, params={},
+                                   status=Snapshot.Status.DONE, path=str(folder))
+
+
+@pytest.fixture
+def trained(snapshot_row, tiny_openclip):
+    """The GSE that ``train_gse`` registers for ``snapshot_row`` with the tiny OpenCLIP."""
+    from django.core.management import call_command
+
+    from encoder.models import EncoderVersion
+
+    call_command("train_gse", "--snapshot", "latest", "--base", tiny_openclip["config_path"],
+                 "--pretrained", tiny_openclip["checkpoint"], *TINY_TRAIN_FLAGS)
+    return EncoderVersion.objects.get(kind=EncoderVersion.Kind.GSE)

@@ -4,21 +4,13 @@ progress on the gpu queue (inline in tests), activation, the model-registry pane
 from __future__ import annotations
 
 import pytest
-import torch
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from encoder.models import EncoderVersion
-from tests.encoder.test_gse_training_services import snapshot_row, trained  # noqa: F401
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

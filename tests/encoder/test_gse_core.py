@@ -28,12 +28,7 @@ from tests.encoder.gse_factory import make_snapshot_folder
 FAST = {"epochs": 2, "lr": 1e-3, "batch_size": 8, "warmup_steps": 2, "device": "cpu"}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)  # the CI box is 2 cores shared by many test runs
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import csv
 from pathlib import Path
 
 import pytest
-import torch
 from django.core.management import call_command
 
 from annotation.models import CandidateSet, Sticker, Task
@@ -38,20 +37,14 @@ def _demo_subset() -> dict[str, str]:
     return {sid: c for c in chosen for sid in by_concept[c]}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.django_db(transaction=True)
 def test_annotations_to_iteration_two_candidates_from_the_retrained_gse(
     tiny_version, tiny_openclip, settings, tmp_path,
 ):
-    if not (DEMO / "concepts.csv").is_file():
-        pytest.skip("demo library not in this checkout")
+    assert (DEMO / "concepts.csv").is_file(), f"the demo library is committed under {DEMO}"
     settings.GSE_MODELS_DIR = tmp_path / "models"
     settings.SNAPSHOT_DIR = tmp_path / "snapshots"
     # given a library of 60 demo stickers with their CLDR queries

@@ -7,43 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 from django.core.management import CommandError, call_command
 
 from encoder.models import EncoderVersion
-from tests.encoder.gse_factory import make_snapshot_folder
+from tests.encoder.conftest import TINY_TRAIN_FLAGS
 
-TINY_FLAGS = ["--epochs", "2", "--lr", "1e-3", "--batch-size", "8", "--warmup-steps", "2",
-              "--device", "cpu", "--seed", "1"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
-
-
-@pytest.fixture
-def snapshot_row(db, tmp_path, settings):
-    """An exported Snapshot row whose folder holds generated stickers and pairs."""
-    from annotation.models import Campaign
-    from pairbuilder.models import PairBuild, Snapshot
-
-    settings.GSE_MODELS_DIR = tmp_path / "models"
-    folder = make_snapshot_folder(tmp_path / "snapshot-0001")["folder"]
-    campaign = Campaign.objects.create(name="gse-test")
-    build = PairBuild.objects.create(campaign=campaign, params={}, status="done")
-    return Snapshot.objects.create(number=1, campaign=campaign, build=build, params={},
-                                   status=Snapshot.Status.DONE, path=str(folder))
-
-
-@pytest.fixture
-def trained(snapshot_row, tiny_openclip) -> EncoderVersion:
-    call_command("train_gse", "--snapshot", "latest", "--base", tiny_openclip["config_path"],
-                 "--pretrained", tiny_openclip["checkpoint"], *TINY_FLAGS)
-    return EncoderVersion.objects.get(kind=EncoderVersion.Kind.GSE)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_train_gse_registers_a_model_with_its_report(trained, snapshot_row, tiny_openclip):
@@ -88,7 +57,7 @@ def test_a_missing_image_marks_the_run_failed(snapshot_row, tiny_openclip):
     # when train_gse runs / then it fails naming the sticker, and the row says why
     with pytest.raises(CommandError, match="c00_s1.png"):
         call_command("train_gse", "--snapshot", "1", "--base", tiny_openclip["config_path"],
-                     "--pretrained", tiny_openclip["checkpoint"], *TINY_FLAGS)
+                     "--pretrained", tiny_openclip["checkpoint"], *TINY_TRAIN_FLAGS)
     row = EncoderVersion.objects.get(kind=EncoderVersion.Kind.GSE)
     assert row.status == EncoderVersion.Status.FAILED and "c00_s1.png" in row.error
 
