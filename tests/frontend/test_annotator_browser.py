@@ -49,10 +49,11 @@ def _wait_new_task(page, old: str) -> float:
     return time.perf_counter() - start
 
 
-def _eventually(check, timeout: float = 5.0):
+def _eventually(check, timeout: float = 5.0, page=None):
     """Polls ``check`` until it returns something truthy. On SQLite the live server and the
     test share one in-memory database whose tables are locked while the server writes, so a
-    read may fail with "database table is locked": that is retried too."""
+    read may fail with "database table is locked": that is retried too. Pass ``page`` while
+    a ``page.route`` handler is active: it only runs while the test waits inside Playwright."""
     from django.db import OperationalError
 
     deadline = time.time() + timeout
@@ -63,7 +64,10 @@ def _eventually(check, timeout: float = 5.0):
             result = None
         if result or time.time() > deadline:
             return result
-        time.sleep(0.05)
+        if page is None:
+            time.sleep(0.05)
+        else:
+            page.wait_for_timeout(50)
 
 
 def _wait_ahead(page) -> None:
@@ -146,3 +150,215 @@ def test_animated_stickers_animate_on_the_page(browser, live_server, campaign):
     page.wait_for_timeout(400)
     t1 = video.evaluate("v => v.currentTime")
     assert t1 != t0  # time moves (or wrapped round the loop)
+
+
+# --- the outbox: no answer is lost to the network, a reload or a closed tab ---
+
+SUBMIT_ROUTE = "**/api/tasks/*/submit/"
+
+
+def _outbox(page) -> list[dict]:
+    """The unsent answers the page keeps in localStorage, each with its storage key."""
+    return page.evaluate(
+        "() => Object.keys(localStorage).filter(k => k.startsWith('stickersim.outbox.'))"
+        ".map(k => ({key: k, ...JSON.parse(localStorage.getItem(k))}))")
+
+
+def _wait_pending(page, count: int, timeout: int = 10000) -> str:
+    """Waits until the indicator counts ``count`` unsent answers; returns what it says."""
+    page.wait_for_function(
+        "n => document.getElementById('outbox').dataset.pending === String(n)",
+        arg=count, timeout=timeout)
+    return page.text_content("#outbox")
+
+
+def _open_and_select(page, live_server, campaign, picks: tuple[int, ...]) -> tuple[str, list]:
+    """Logs anna in, toggles the tiles ``picks`` of the first task and waits for the
+    fetch-ahead; returns the task id and the selected sticker ids."""
+    _login(page, live_server, f"/campaigns/{campaign.campaign.name}/annotate/")
+    page.wait_for_selector("#candidates .tile >> nth=19")
+    tiles = page.locator("#candidates .tile")
+    for i in picks:
+        tiles.nth(i).click()
+    _wait_ahead(page)
+    return _task_id(page), sorted(tiles.nth(i).get_attribute("data-sticker-id") for i in picks)
+
+
+def _answers(username: str = "anna") -> list[Annotation]:
+    return list(Annotation.objects.filter(annotator__username=username).order_by("pk"))
+
+
+def test_an_answer_survives_a_network_failure_and_a_reload_and_is_stored_once(
+    browser, live_server, campaign
+):
+    # given: anna's first task with two candidates selected, and every submit failing at the
+    # network level
+    from django.contrib.auth import get_user_model
+
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    dialogs: list[str] = []
+
+    def accept(dialog) -> None:
+        dialogs.append(dialog.type)
+        dialog.accept()
+
+    page.on("dialog", accept)
+    first, expected = _open_and_select(page, live_server, campaign, (0, 4))
+    page.route(SUBMIT_ROUTE, lambda route: route.abort())
+    # when: she submits
+    page.keyboard.press("Enter")
+    # then: the next task is on screen at once; her answer waits in localStorage
+    second = first
+    assert _wait_new_task(page, first) < 1.0
+    second = _task_id(page)
+    assert _wait_pending(page, 1) == "1 answer waiting to be sent"
+    [entry] = _outbox(page)
+    anna = get_user_model().objects.get(username="anna")
+    assert entry["key"].startswith(f"stickersim.outbox.v1/browser/{anna.pk}/")
+    assert entry["task"] == int(first) and entry["kind"] == "submit"
+    assert sorted(entry["body"]["selected"]) == expected
+    assert entry["body"]["submission_id"] == entry["id"]
+    assert _eventually(lambda: _answers() == [], page=page)
+    # when: the page is reloaded while the network still fails
+    page.reload()
+    # then: leaving was warned about; the new page reads the answer back and shows the task
+    # after it, never the answered one
+    assert dialogs == ["beforeunload"]
+    page.wait_for_selector("#candidates .tile >> nth=19")
+    assert _task_id(page) == second
+    assert _wait_pending(page, 1) == "1 answer waiting to be sent"
+    # when: the network is back and the page is reloaded again
+    page.unroute(SUBMIT_ROUTE)
+    page.reload()
+    # then: the answer is stored exactly once, with her selection, and leaves the outbox
+    assert _wait_pending(page, 0) == "All answers saved"
+    assert _outbox(page) == []
+    answers = _eventually(_answers, page=page)
+    assert [(a.task_id, a.submission_id) for a in answers] == [(int(first), entry["id"])]
+    assert sorted(answers[0].selected.values_list("sticker_id", flat=True)) == expected
+    page.wait_for_function("() => document.getElementById('done-today').textContent === '1'",
+                           timeout=5000)
+
+
+def test_a_refused_answer_leaves_the_outbox_with_a_message_naming_the_task(
+    browser, live_server, campaign
+):
+    # given: anna's lease on the task on screen expired and bob answered it meanwhile, so the
+    # server will refuse her answer with 409
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from annotation.models import Lease, Task
+    from tests.annotation.campaign_factory import annotator_create
+
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    first, _ = _open_and_select(page, live_server, campaign, ())
+    bob = annotator_create("bob")
+    past = timezone.now() - dt.timedelta(seconds=1)
+    assert _eventually(lambda: Lease.objects.filter(
+        task_id=int(first), annotator__username="anna").update(expires_at=past))
+    assert _eventually(lambda: Annotation.objects.create(
+        task_id=int(first), annotator=bob, submission_id="bob-1"))
+    assert _eventually(lambda: Task.objects.filter(pk=int(first)).update(
+        status=Task.Status.DONE))  # one answer per task in this campaign
+    statuses: list[int] = []
+    page.on("response", lambda r: statuses.append(r.status) if "/submit/" in r.url else None)
+    # when: she answers "none similar"
+    page.keyboard.press("n")
+    # then: the refusal is shown naming the task, the answer leaves the outbox, the next task
+    # is on screen, and only bob's answer is stored
+    _wait_new_task(page, first)
+    page.wait_for_selector("#message.error")
+    message = page.text_content("#message")
+    assert message.startswith(f"Task {first}: ") and "another annotator" in message
+    assert statuses == [409]
+    assert _wait_pending(page, 0) == "All answers saved"
+    assert _outbox(page) == []
+    assert _eventually(lambda: _answers("anna") == [] and len(_answers("bob")) == 1)
+
+
+def test_an_answer_sent_twice_is_stored_once(browser, live_server, campaign):
+    # given: the server stores anna's first send but its response is lost on the way back,
+    # so the page cannot tell and sends the same outbox entry again
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    first, expected = _open_and_select(page, live_server, campaign, (1, 2, 19))
+    sent: list[dict] = []
+
+    def lose_first_response(route) -> None:
+        response = route.fetch()
+        sent.append({"status": response.status, "body": route.request.post_data_json})
+        if len(sent) == 1:
+            route.abort()  # stored on the server, a network failure for the page
+        else:
+            route.fulfill(response=response)
+
+    page.route(SUBMIT_ROUTE, lose_first_response)
+    # when: she submits
+    page.keyboard.press("Enter")
+    # then: the retry of the same entry gets the first answer back (200), and leaves the outbox
+    _wait_new_task(page, first)
+    assert _wait_pending(page, 0) == "All answers saved"
+    assert [s["status"] for s in sent] == [201, 200]
+    assert sent[0]["body"] == sent[1]["body"]
+    # then: one annotation, with her selection
+    answers = _eventually(_answers, page=page)
+    assert [a.task_id for a in answers] == [int(first)]
+    assert answers[0].submission_id == sent[0]["body"]["submission_id"]
+    assert sorted(answers[0].selected.values_list("sticker_id", flat=True)) == expected
+
+
+def test_answers_given_offline_wait_and_go_out_when_the_browser_is_back_online(
+    browser, live_server, campaign
+):
+    # given: anna's browser goes offline with a task on screen and the next one fetched ahead
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    first, expected = _open_and_select(page, live_server, campaign, (3,))
+    context.set_offline(True)
+    # when: she submits, then skips the next task
+    page.keyboard.press("Enter")
+    _wait_new_task(page, first)
+    second = _task_id(page)
+    page.keyboard.press("s")
+    # then: both wait, and the indicator says she is offline; no task is on screen
+    assert _wait_pending(page, 2) == "2 answers waiting to be sent (offline)"
+    page.wait_for_function("() => !document.getElementById('annotator').dataset.taskId")
+    waiting = sorted(_outbox(page), key=lambda e: e["savedAt"])
+    assert [(e["kind"], e["task"]) for e in waiting] == [("submit", int(first)),
+                                                         ("skip", int(second))]
+    # Retries come 1, 2, 4 s apart (+-25%): after 4.5 s offline the next one is at least
+    # 0.75 s away, so only the `online` event can send them within the next 0.7 s.
+    page.wait_for_timeout(4500)
+    # when: the browser is back online
+    context.set_offline(False)
+    # then: the `online` event sends both at once, then the next task loads
+    assert _wait_pending(page, 0, timeout=700) == "All answers saved"
+    _wait_new_task(page, "")
+    answers = _eventually(_answers, page=page)
+    assert [a.task_id for a in answers] == [int(first)]
+    assert sorted(answers[0].selected.values_list("sticker_id", flat=True)) == expected
+    assert _eventually(
+        lambda: Skip.objects.filter(task_id=int(second), annotator__username="anna").exists())
+    context.close()
+
+
+def test_the_page_works_without_local_storage(browser, live_server, campaign):
+    # given: a browser whose localStorage throws (private mode, storage blocked)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_init_script(
+        "Object.defineProperty(window, 'localStorage', { get() {"
+        " throw new DOMException('blocked', 'SecurityError'); } });")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    first, expected = _open_and_select(page, live_server, campaign, (0,))
+    # when: she submits
+    page.keyboard.press("Enter")
+    # then: the answer is kept in memory until stored, without a script error
+    _wait_new_task(page, first)
+    assert _wait_pending(page, 0) == "All answers saved"
+    answer = _eventually(lambda: Annotation.objects.filter(task_id=int(first)).first())
+    assert sorted(answer.selected.values_list("sticker_id", flat=True)) == expected
+    assert errors == []
+    context.close()

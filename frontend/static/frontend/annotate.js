@@ -1,11 +1,20 @@
 // The annotator page: one task on screen, the next one leased and its media loaded ahead.
 // Vanilla JS, no build step. Talks to the JSON API with the session cookie + CSRF header.
+//
+// No answer is ever lost: each one is written to a durable outbox (localStorage) before it is
+// sent, and leaves it only when the server has answered for good (stored, or refused with a
+// message). A network failure, a 5xx, a reload or a closed tab keeps it there; it is sent again
+// with backoff, on the `online` event and on the next page load. Sending twice is safe: the
+// server stores one answer per submission_id (and per task and annotator).
 (() => {
   "use strict";
   const root = document.getElementById("annotator");
   if (!root) return;
   const KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "0",
                 "q", "w", "e", "r", "t", "y", "u", "i", "o", "p"];
+  const SEND_TIMEOUT_MS = 15000; // a hung answer request counts as a network failure
+  const RETRY_FIRST_MS = 1000;   // backoff of an unsent answer: 1 s, 2 s, 4 s ... 60 s
+  const RETRY_MAX_MS = 60000;
   const $ = (id) => document.getElementById(id);
   const urls = {
     next: root.dataset.nextUrl,
@@ -17,6 +26,8 @@
   let current = null;       // the task on screen
   let buffered = null;      // the next task, already leased, media loading
   let prefetching = null;   // the promise of the fetch-ahead in flight
+  let loading = null;       // the promise of loadFirst in flight
+  let waiting = false;      // no task on screen because none could be loaded yet
   let selected = new Set(); // candidate indexes (0-based) toggled on
   let shownAt = 0;
   let busy = false;         // one answer at a time: a double Enter must not skip a task
@@ -27,22 +38,32 @@
     return m ? decodeURIComponent(m[1]) : "";
   }
 
-  async function api(method, url, body) {
-    const resp = await fetch(url, {
-      method,
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(),
-                 "Accept": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (resp.status === 204) return null;
-    const data = await resp.json().catch(() => ({}));
-    if (!resp.ok) {
-      const err = new Error(data.detail || JSON.stringify(data) || resp.statusText);
-      err.status = resp.status;
-      throw err;
+  async function api(method, url, body, timeoutMs) {
+    const abort = timeoutMs ? new AbortController() : null;
+    const timer = abort && setTimeout(() => abort.abort(), timeoutMs);
+    try {
+      const resp = await fetch(url, {
+        method,
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(),
+                   "Accept": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: abort ? abort.signal : undefined,
+      });
+      if (resp.status === 204) return null;
+      const data = await resp.json().catch(() => ({}));
+      if (!resp.ok) throw httpError(resp, data && typeof data === "object" ? data : {});
+      return data;
+    } finally {
+      clearTimeout(timer);
     }
-    return data;
+  }
+
+  function httpError(resp, data) {
+    const err = new Error(data.detail ||
+      (Object.keys(data).length ? JSON.stringify(data) : resp.statusText || `HTTP ${resp.status}`));
+    err.status = resp.status;
+    return err;
   }
 
   function say(text, kind) {
@@ -51,6 +72,210 @@
     el.className = "message " + (kind || "");
     el.hidden = !text;
   }
+
+  // --- the outbox --------------------------------------------------------------------------
+  // One storage key per answer, not one list: two tabs never overwrite each other's answers.
+  // Keys name the campaign and the user, so people sharing a browser keep theirs apart.
+
+  function localStorageOrNull() {
+    try {
+      const storage = window.localStorage; // the getter itself throws when storage is blocked
+      storage.setItem("stickersim.probe", "1");
+      storage.removeItem("stickersim.probe");
+      return storage;
+    } catch (e) {
+      return null; // private mode, storage disabled: the outbox lives in memory only
+    }
+  }
+
+  function makeOutbox(storage, prefix) {
+    const memory = new Map(); // entries storage refused (quota), or all without storage
+    return {
+      prefix,
+      put(entry) {
+        try {
+          if (storage) { storage.setItem(prefix + entry.id, JSON.stringify(entry)); return; }
+        } catch (e) { /* quota exceeded: keep it in memory, it is still sent */ }
+        memory.set(entry.id, entry);
+      },
+      remove(id) {
+        memory.delete(id);
+        try { if (storage) storage.removeItem(prefix + id); } catch (e) { /* nothing to do */ }
+      },
+      // Oldest first, so answers reach the server in the order they were given.
+      entries() {
+        const found = new Map(memory);
+        try {
+          for (let i = 0; storage && i < storage.length; i++) {
+            const key = storage.key(i);
+            if (!key || !key.startsWith(prefix)) continue;
+            try {
+              const entry = JSON.parse(storage.getItem(key));
+              if (entry && entry.id && entry.task) found.set(entry.id, entry);
+            } catch (e) { /* unreadable: not an answer */ }
+          }
+        } catch (e) { /* storage went away: memory is all there is */ }
+        return [...found.values()].sort(
+          (a, b) => (a.savedAt - b.savedAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      },
+    };
+  }
+
+  const storage = localStorageOrNull();
+  const outbox = makeOutbox(storage, ["stickersim.outbox.v1", root.dataset.campaign,
+    root.dataset.user || "anonymous", ""].map(encodeURIComponent).join("/"));
+  const sending = new Map(); // entry id -> promise of its request in flight (one per entry)
+  const retries = new Map(); // entry id -> {attempts, dueAt, network}: this tab's backoff
+  let flushing = null;       // the promise of the flush pass in flight
+  let flushTimer = null;
+  let signedOut = false;     // the last answer got 401/403: the session expired
+
+  function uniqueKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID(); // secure contexts only
+    return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
+  }
+
+  // The answer as it will be sent, with the ids it needs to be sent again from another page.
+  function outboxEntry(kind, task) {
+    const entry = { id: `${task.id}-${uniqueKey()}`, kind: kind === "skip" ? "skip" : "submit",
+                    task: task.id, savedAt: Date.now() };
+    if (kind !== "skip") {
+      const ids = [...selected].sort((a, b) => a - b).map((i) => task.candidates[i].sticker_id);
+      entry.body = {
+        selected: kind === "none" ? [] : ids,
+        none: kind === "none",
+        submission_id: entry.id, // the server stores one answer per submission_id
+        duration_ms: Math.round(performance.now() - shownAt),
+      };
+    }
+    return entry;
+  }
+
+  // A refusal is final (the answer will never be stored: show why and drop it); anything else
+  // (network, timeout, 5xx, expired session, rate limit) may pass later, so the answer stays.
+  function isRefusal(status) {
+    return status >= 400 && status < 500 && ![401, 403, 408, 425, 429].includes(status);
+  }
+
+  function refusalText(taskId, message) {
+    const named = `task ${taskId}:`;  // the server's refusals often start by naming the task
+    const reason = message.toLowerCase().startsWith(named)
+      ? message.slice(named.length).trim() : message;
+    return `Task ${taskId}: ${reason}`;
+  }
+
+  function backoff(id, status) {
+    const attempts = ((retries.get(id) || {}).attempts || 0) + 1;
+    const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (attempts - 1));
+    retries.set(id, { attempts, network: !status,
+                      dueAt: Date.now() + delay * (0.75 + Math.random() / 2) });
+  }
+
+  // One attempt to send one answer; resolves to "stored", "refused" or "kept", never rejects.
+  function deliver(entry) {
+    if (sending.has(entry.id)) return sending.get(entry.id);
+    const url = entry.kind === "skip" ? urls.skip(entry.task) : urls.submit(entry.task);
+    const attempt = api("POST", url, entry.body, SEND_TIMEOUT_MS)
+      .then(() => {
+        outbox.remove(entry.id);
+        retries.delete(entry.id);
+        signedOut = false;
+        return "stored";
+      })
+      .catch((err) => {
+        if (isRefusal(err.status)) {
+          outbox.remove(entry.id);
+          retries.delete(entry.id);
+          say(refusalText(entry.task, err.message), "error");
+          return "refused";
+        }
+        signedOut = err.status === 401 || err.status === 403;
+        backoff(entry.id, err.status);
+        return "kept";
+      })
+      .finally(() => {
+        sending.delete(entry.id);
+        showOutbox();
+        if (!flushing) scheduleFlush();
+      });
+    sending.set(entry.id, attempt);
+    return attempt;
+  }
+
+  // Sends what the outbox holds whose backoff is due, oldest first. A network failure ends
+  // the pass (the rest would fail too); a 5xx on one answer does not hold back the others.
+  function flush() {
+    if (flushing) return flushing;
+    clearTimeout(flushTimer);
+    flushTimer = null;
+    flushing = (async () => {
+      let settled = 0;
+      for (const entry of outbox.entries()) {
+        const retry = retries.get(entry.id);
+        if (retry && retry.dueAt > Date.now()) continue;
+        const outcome = await deliver(entry);
+        if (outcome !== "kept") settled++;
+        else if ((retries.get(entry.id) || {}).network) break;
+      }
+      return settled;
+    })().finally(() => { flushing = null; scheduleFlush(); });
+    flushing.then((settled) => {
+      if (!settled) return;
+      refreshProgress();
+      // The leases those answers held are free now: get the task that could not be had.
+      if (busy) return;
+      if (waiting) loadFirst(); else if (current && buffered === undefined) fetchAhead();
+    });
+    return flushing;
+  }
+
+  function scheduleFlush() {
+    if (flushing) return; // the pass schedules the next one when it ends
+    clearTimeout(flushTimer);
+    flushTimer = null;
+    const due = outbox.entries().filter((e) => !sending.has(e.id))
+      .map((e) => (retries.get(e.id) || { dueAt: 0 }).dueAt);
+    if (!due.length) return;
+    const delay = Math.max(0, Math.min(...due) - Date.now());
+    flushTimer = setTimeout(() => { flushTimer = null; flush(); }, delay);
+  }
+
+  function pendingTaskIds() {
+    return [...new Set(outbox.entries().map((e) => e.task))];
+  }
+
+  function leaveWarning(event) {
+    event.preventDefault();
+    event.returnValue = ""; // older browsers need it set to show the dialog
+  }
+
+  let warning = false;
+  // Listening to beforeunload only while something is unsent keeps the back/forward cache.
+  function warnOnLeave(on) {
+    if (on === warning) return;
+    warning = on;
+    if (on) window.addEventListener("beforeunload", leaveWarning);
+    else window.removeEventListener("beforeunload", leaveWarning);
+  }
+
+  function showOutbox() {
+    const n = outbox.entries().length;
+    const el = $("outbox");
+    if (!n) {
+      el.textContent = "All answers saved";
+      el.className = "outbox saved";
+    } else {
+      let text = `${n} answer${n === 1 ? "" : "s"} waiting to be sent`;
+      if (signedOut) text += ": log in again to send them";
+      else if (!navigator.onLine) text += " (offline)";
+      el.textContent = text;
+      el.className = "outbox pending";
+    }
+    el.dataset.pending = String(n);
+    warnOnLeave(n > 0);
+  }
+
+  // --- tasks on screen ---------------------------------------------------------------------
 
   function media(sticker, eager) {
     if (sticker.media_type === "webm") {
@@ -91,7 +316,9 @@
 
   function render(task) {
     selected = new Set();
+    waiting = false;
     $("done").hidden = true;
+    $("waiting").hidden = true;
     $("workspace").hidden = false;
     const anchor = $("anchor");
     anchor.replaceChildren(media(task.anchor, true));
@@ -133,49 +360,62 @@
     $("selected-count").textContent = `${selected.size} selected`;
   }
 
-  function showDone() {
+  function clearTask() {
     current = null;
     root.dataset.taskId = "";
     $("workspace").hidden = true;
+  }
+
+  function showDone() {
+    clearTask();
+    waiting = false;
+    $("waiting").hidden = true;
     $("done").hidden = false;
+  }
+
+  // No task on screen yet, never the one just answered: it could be answered twice.
+  function showWaiting(text) {
+    clearTask();
+    waiting = true;
+    $("done").hidden = true;
+    $("waiting").textContent = text;
+    $("waiting").hidden = false;
+  }
+
+  function nextUrl(exclude) {
+    // Tasks whose answers wait in the outbox are still leased to us: never take them again.
+    return exclude.length ? `${urls.next}?exclude=${exclude.join(",")}` : urls.next;
   }
 
   async function fetchAhead() {
     if (!current) return;
-    const exclude = current.id;
-    prefetching = api("POST", `${urls.next}?exclude=${exclude}`)
-      .then((task) => { buffered = task; if (task) preload(task); })
+    if (prefetching) return prefetching;
+    prefetching = api("POST", nextUrl([current.id, ...pendingTaskIds()]))
+      .then((task) => {
+        // "None left" is not final while unsent answers still hold leases (two at most).
+        buffered = task || (outbox.entries().length ? undefined : null);
+        if (task) preload(task);
+      })
       // undefined, not null: "could not fetch" must not read as "no task left"
       .catch(() => { buffered = undefined; })
       .finally(() => { prefetching = null; });
     return prefetching;
   }
 
-  // Shows the buffered task at once; the next fetch-ahead waits for the answer to be stored,
+  // Shows the buffered task at once; the next fetch-ahead waits for the answer's first send,
   // so the server never hands back the task just answered.
   async function advance(answered) {
     if (prefetching) await prefetching;
     const next = buffered;
     buffered = null;
     if (next) { current = next; render(current); } else if (next === null) { showDone(); }
+    else { showWaiting("Loading the next task…"); }
     try {
       await answered;
     } finally {
       // After a failed fetch-ahead (next undefined) fetch the next task now instead.
       if (current && next) fetchAhead(); else await loadFirst();
       refreshProgress();
-    }
-  }
-
-  async function sendWithRetry(method, url, body) {
-    // Network failures are retried with the same submission_id: the server stores it once.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await api(method, url, body);
-      } catch (err) {
-        if (err.status || attempt >= 4) throw err;
-        await new Promise((r) => setTimeout(r, 300 * 2 ** attempt));
-      }
     }
   }
 
@@ -187,23 +427,10 @@
     }
     busy = true;
     say("");
-    const task = current;
-    let sent;
-    if (kind === "skip") {
-      sent = sendWithRetry("POST", urls.skip(task.id));
-    } else {
-      const ids = [...selected].sort((a, b) => a - b).map((i) => task.candidates[i].sticker_id);
-      sent = sendWithRetry("POST", urls.submit(task.id), {
-        selected: kind === "none" ? [] : ids,
-        none: kind === "none",
-        submission_id: `${task.id}-${crypto.randomUUID ? crypto.randomUUID() : Date.now()}`,
-        duration_ms: Math.round(performance.now() - shownAt),
-      });
-    }
-    const stored = sent.catch((err) => {
-      say(`Task ${task.id}: ${err.message}`, "error");
-    });
-    advance(stored).finally(() => { busy = false; });
+    const entry = outboxEntry(kind, current);
+    outbox.put(entry); // stored in the browser before anything goes on the network
+    showOutbox();
+    advance(deliver(entry)).finally(() => { busy = false; });
   }
 
   async function refreshProgress() {
@@ -214,16 +441,34 @@
     } catch (err) { /* progress is informative only */ }
   }
 
-  async function loadFirst() {
-    try {
-      const task = await api("POST", urls.next);
-      if (!task) { showDone(); return; }
-      current = task;
-      render(current);
-      fetchAhead();
-    } catch (err) {
-      say(`Could not load a task: ${err.message}`, "error");
-    }
+  let loadTimer = null;
+  let loadFailed = false; // "Could not load a task" is on screen
+  function loadFirst() {
+    if (loading) return loading;
+    clearTimeout(loadTimer);
+    loading = (async () => {
+      try {
+        const task = await api("POST", nextUrl(pendingTaskIds()));
+        if (loadFailed) { say(""); loadFailed = false; }
+        if (task) {
+          current = task;
+          render(current);
+          fetchAhead();
+        } else if (outbox.entries().length) {
+          showWaiting("The next task loads once your earlier answers are sent.");
+        } else {
+          showDone();
+        }
+      } catch (err) {
+        say(`Could not load a task: ${err.message}`, "error");
+        loadFailed = true;
+        if (!current) {
+          showWaiting("Trying again…");
+          loadTimer = setTimeout(() => { if (waiting) loadFirst(); }, 5000);
+        }
+      }
+    })().finally(() => { loading = null; });
+    return loading;
   }
 
   document.addEventListener("keydown", (ev) => {
@@ -247,12 +492,25 @@
   $("help-toggle").addEventListener("click", () => {
     $("instructions").open = !$("instructions").open;
   });
+  window.addEventListener("online", () => {
+    retries.clear(); // back online: send everything now, not at the end of its backoff
+    showOutbox();
+    flush().then(() => { if (waiting && !busy) loadFirst(); });
+  });
+  window.addEventListener("offline", showOutbox);
+  window.addEventListener("storage", (ev) => {
+    // another tab of this campaign added or sent an answer
+    if (ev.key === null || ev.key.startsWith(outbox.prefix)) showOutbox();
+  });
 
   // The instructions open on a first visit; later visits (and phones) start with them folded.
-  const seen = window.localStorage && localStorage.getItem("stickersim.instructionsSeen");
+  const seen = storage && storage.getItem("stickersim.instructionsSeen");
   if (seen || window.matchMedia("(max-width: 700px)").matches) $("instructions").open = false;
-  try { localStorage.setItem("stickersim.instructionsSeen", "1"); } catch (e) { /* private */ }
+  try { if (storage) storage.setItem("stickersim.instructionsSeen", "1"); } catch (e) { /* full */ }
 
+  // Answers left by an earlier visit go out alongside the first task, which skips their tasks.
+  showOutbox();
+  flush();
   loadFirst();
   refreshProgress();
 })();
