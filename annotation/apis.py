@@ -6,9 +6,7 @@ auth (CSRF enforced by DRF) serves the annotator page; token auth serves scripts
 
 from __future__ import annotations
 
-import datetime as dt
-
-from django.http import StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -24,18 +22,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.errors import InputError
-from annotation.models import Annotation, Campaign, Sticker, Task
+from annotation.models import Annotation, Campaign, Task
 from annotation.selectors import (
     annotation_selected_ids,
     annotator_progress,
     campaign_stats,
     campaigns_for_user,
-    lease_expiry,
-    task_candidate_rows,
+    sticker_file_url,
     user_is_annotator,
 )
 from annotation.services.annotations_io import annotation_lines
-from annotation.services.tasks import task_next, task_skip, task_submit
+from annotation.services.tasks import LeasedTask, task_next, task_skip, task_submit
 
 
 class IsAnnotator(BasePermission):
@@ -90,29 +87,23 @@ class AnnotationOutSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-def _sticker_out(sticker: Sticker) -> dict:
-    return {"sticker_id": sticker.sticker_id, "url": sticker.file.url,
-            "media_type": sticker.media_type, "is_animated": sticker.is_animated,
-            "width": sticker.width, "height": sticker.height}
+def _sticker_out(sticker: dict) -> dict:
+    """A LeasedTask sticker dict in the StickerOutSerializer shape (``file`` becomes a URL)."""
+    out = dict(sticker)
+    out["url"] = sticker_file_url(out.pop("file"))
+    return out
 
 
-def _candidate_out(row: dict) -> dict:
-    """A ``selectors.task_candidate_rows`` row in the CandidateOutSerializer shape."""
-    storage = Sticker._meta.get_field("file").storage
-    return {"sticker_id": row["sticker__sticker_id"], "url": storage.url(row["sticker__file"]),
-            "media_type": row["sticker__media_type"], "is_animated": row["sticker__is_animated"],
-            "width": row["sticker__width"], "height": row["sticker__height"], "rank": row["rank"]}
-
-
-def _task_out(task: Task, lease_expires_at: dt.datetime | None) -> dict:
-    """``task`` comes from task_next with its campaign and anchor loaded."""
+def _task_out(task: LeasedTask) -> dict:
+    """The TaskOutSerializer shape, built directly: a serializer pass over 21 stickers would
+    cost more CPU than the whole lease."""
     return {
-        "id": task.pk,
-        "campaign": task.campaign.name,
+        "id": task.id,
+        "campaign": task.campaign,
         "iteration": task.iteration,
         "anchor": _sticker_out(task.anchor),
-        "candidates": [_candidate_out(row) for row in task_candidate_rows(task=task)],
-        "lease_expires_at": lease_expires_at,
+        "candidates": [_sticker_out(c) for c in task.candidates],
+        "lease_expires_at": task.lease_expires_at,
     }
 
 
@@ -161,20 +152,19 @@ class TaskNextApi(APIView):
         responses={200: TaskOutSerializer, 204: OpenApiResponse(description="no task left")},
     )
     def post(self, request: Request, name: str) -> Response:
-        campaign = get_object_or_404(Campaign, name=name)
         raw = request.query_params.get("exclude", "")
         try:
             exclude = [int(x) for x in raw.split(",") if x.strip()]
         except ValueError:
             return Response({"detail": "exclude: comma-separated task ids"}, status=400)
-        task = task_next(annotator=request.user, campaign=campaign, exclude_task_ids=exclude)
+        try:
+            task = task_next(annotator=request.user, campaign_name=name,
+                             exclude_task_ids=exclude)
+        except Campaign.DoesNotExist as exc:
+            raise Http404(str(exc)) from exc
         if task is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        expiry = getattr(task, "lease_expires_at", None) or lease_expiry(
-            task=task, annotator=request.user)
-        # The dict already has the schema's shape; a serializer pass over 21 stickers would
-        # cost more CPU than the whole lease (TaskOutSerializer documents it).
-        return Response(_task_out(task, expiry))
+        return Response(_task_out(task))
 
     @extend_schema(
         parameters=[OpenApiParameter("exclude", str, description="as for POST")],
@@ -210,15 +200,17 @@ class TaskSubmitApi(APIView):
     @extend_schema(request=InputSerializer, responses={
         201: AnnotationOutSerializer, 200: AnnotationOutSerializer, 409: ErrorSerializer})
     def post(self, request: Request, task_id: int) -> Response:
-        task = get_object_or_404(Task, pk=task_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             result = task_submit(
-                annotator=request.user, task=task, selected_ids=data.validated_data["selected"],
+                annotator=request.user, task_id=task_id,
+                selected_ids=data.validated_data["selected"],
                 submission_id=data.validated_data["submission_id"],
                 duration_ms=data.validated_data["duration_ms"],
             )
+        except Task.DoesNotExist as exc:
+            raise Http404(str(exc)) from exc
         except InputError as exc:
             return _refused(exc)
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
@@ -234,12 +226,13 @@ class TaskSkipApi(APIView):
         "task": serializers.IntegerField(), "skipped": serializers.BooleanField()}),
         409: ErrorSerializer})
     def post(self, request: Request, task_id: int) -> Response:
-        task = get_object_or_404(Task, pk=task_id)
         try:
-            task_skip(annotator=request.user, task=task)
+            task_skip(annotator=request.user, task_id=task_id)
+        except Task.DoesNotExist as exc:
+            raise Http404(str(exc)) from exc
         except InputError as exc:
             return _refused(exc)
-        return Response({"task": task.pk, "skipped": True})
+        return Response({"task": task_id, "skipped": True})
 
 
 class ProgressApi(APIView):

@@ -150,6 +150,10 @@ class Task(models.Model):
     anchor = models.ForeignKey(Sticker, on_delete=models.CASCADE, related_name="+")
     iteration = models.PositiveSmallIntegerField()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    # Until when every slot of the task is taken by answers and live leases (the earliest live
+    # lease's expiry), or null. A hint that lets the PostgreSQL pick skip held tasks without
+    # counting their leases row by row; the exact recount under the task's row lock decides.
+    held_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -185,6 +189,9 @@ class Annotation(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["task", "annotator"], name="one_annotation_per_task")
         ]
+        # The repeat check finds a retried submission by its key without reading every
+        # answer of the annotator.
+        indexes = [models.Index(fields=["annotator", "submission_id"])]
 
 
 class Skip(models.Model):

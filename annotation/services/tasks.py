@@ -1,31 +1,41 @@
 """Task assignment and answers: lease the next task, submit a selection, skip (paper 001, 3.2).
 
 Concurrency lives in the database, not in Python memory:
-- each service runs in one transaction and first locks the annotator's user row, so one
-  annotator's parallel requests (two tabs, a retried POST) run one after the other;
+- each service first locks the annotator's user row, so one annotator's parallel requests (two
+  tabs, a retried POST) run one after the other;
 - ``task_next`` takes the candidate task row with ``SELECT ... FOR UPDATE SKIP LOCKED`` on
   PostgreSQL, so two annotators never wait on, nor get, the same row; every write that adds a
   lease or an answer to a task holds that task's row lock, so a count re-read under the lock
   is the truth (Label Studio #795: two people given the same task).
-SQLite has no row locks; there the same code is correct for one process (writes are serialized
-by SQLite's database lock), which is what the laptop demo needs.
+
+On PostgreSQL the two hot paths are one database function call each (``tasks_pg``, migration
+0002); elsewhere the ORM path below does the same work. SQLite has no row locks; there the ORM
+path is correct for one process (writes are serialized by SQLite's database lock), which is
+what the laptop demo needs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from annotation.errors import InputError
 from annotation.models import Annotation, Campaign, Lease, Skip, Sticker, Task
-from annotation.selectors import count_subquery, leases_live, task_slots_free, tasks_available
+from annotation.selectors import (
+    count_subquery,
+    leases_live,
+    task_candidate_rows,
+    task_slots_free,
+    tasks_available,
+)
 from annotation.services import tasks_pg
 
 # Rows tried per task_next call before giving up: each try is one locked row whose counts went
@@ -34,6 +44,30 @@ MAX_LEASE_ATTEMPTS = 8
 # Live leases one annotator may hold in a campaign: the task on screen plus the one fetched
 # ahead. More would let one client hoard tasks.
 MAX_LEASES_PER_ANNOTATOR = 2
+# Advisory-lock namespace of "one annotator's requests, one at a time" on PostgreSQL: the
+# number the functions of migration 0002 use.
+ANNOTATOR_LOCK = 1_406_213
+
+LEASE_LOST = ("your lease on this task expired and another annotator has taken it; "
+              "your answer was not stored, please go on with the next task")
+OTHER_ITERATION = "you already judged this anchor in the other iteration"
+
+
+@dataclass(frozen=True)
+class LeasedTask:
+    """A task leased to an annotator, with what the page shows of it.
+
+    Sticker dicts have ``sticker_id``, ``file`` (storage name), ``media_type``,
+    ``is_animated``, ``width``, ``height``; candidates add ``rank`` and come in rank order.
+    """
+
+    id: int
+    campaign: str
+    iteration: int
+    anchor_id: int  # the anchor sticker's primary key
+    anchor: dict
+    candidates: list[dict]
+    lease_expires_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -48,24 +82,37 @@ class Submitted:
 
 
 def _on_postgresql() -> bool:
-    """Whether the hand-written hot-path statements (``tasks_pg``) apply."""
+    """Whether the database functions of migration 0002 (``tasks_pg``) serve the hot paths."""
     return connection.vendor == "postgresql"
 
 
-def _task_loaded(*, task_id: int, annotator: AbstractBaseUser) -> Task:
-    """The task with campaign and anchor, and ``lease_expires_at`` (the annotator's lease)."""
-    expiry = Lease.objects.filter(task=OuterRef("pk"), annotator=annotator).values("expires_at")
-    return (
-        Task.objects.select_related("campaign", "anchor")
-        .annotate(lease_expires_at=Subquery(expiry[:1]))
-        .get(pk=task_id)
+def _decoded(value: dict | str) -> dict:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _leased_task(*, task: Task, expires_at: dt.datetime) -> LeasedTask:
+    """The ORM path's LeasedTask: ``task`` with campaign and anchor loaded."""
+    anchor = task.anchor
+    return LeasedTask(
+        id=task.pk, campaign=task.campaign.name, iteration=task.iteration,
+        anchor_id=anchor.pk,
+        anchor={"sticker_id": anchor.sticker_id, "file": anchor.file.name,
+                "media_type": anchor.media_type, "is_animated": anchor.is_animated,
+                "width": anchor.width, "height": anchor.height},
+        candidates=task_candidate_rows(task=task), lease_expires_at=expires_at,
     )
 
 
 def _lock_annotator(annotator: AbstractBaseUser) -> None:
-    """Serializes one annotator's requests: the per-annotator checks below read then write."""
+    """Serializes one annotator's requests: the per-annotator checks below read then write.
+
+    On PostgreSQL the same advisory lock as the database functions take (the user row is
+    never written for it); elsewhere the user row's lock.
+    """
     if _on_postgresql():
-        tasks_pg.annotator_lock(user_id=annotator.pk)  # same lock, without the ORM's compile
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s, mod(%s, 2147483647)::integer)",
+                        [ANNOTATOR_LOCK, annotator.pk])
         return
     get_user_model().objects.select_for_update().filter(pk=annotator.pk).exists()
 
@@ -92,53 +139,67 @@ def _lease_create(*, task: Task, annotator: AbstractBaseUser, now: dt.datetime) 
 
 
 def task_next(
-    *, annotator: AbstractBaseUser, campaign: Campaign, exclude_task_ids: Iterable[int] = ()
-) -> Task | None:
+    *, annotator: AbstractBaseUser, campaign_name: str, exclude_task_ids: Iterable[int] = ()
+) -> LeasedTask | None:
     """Leases the next task to the annotator, or returns the one they already hold.
 
     A live lease the annotator holds (not in ``exclude_task_ids``) comes back first, so a page
     refresh or a retried request never takes a second task. ``exclude_task_ids`` is how the page
     fetches ahead: "the next one after the task on my screen". Returns None when nothing is left
-    for this annotator (or they already hold ``MAX_LEASES_PER_ANNOTATOR`` leases).
+    for this annotator (or they already hold ``MAX_LEASES_PER_ANNOTATOR`` leases). Raises
+    ``Campaign.DoesNotExist`` for an unknown campaign.
     """
     exclude = list(exclude_task_ids)
+    now = timezone.now()
+    if _on_postgresql():
+        found = _decoded(tasks_pg.task_next(
+            user_id=annotator.pk, campaign_name=campaign_name, exclude=exclude, now=now,
+            max_leases=MAX_LEASES_PER_ANNOTATOR, attempts=MAX_LEASE_ATTEMPTS))
+        if found["status"] == "no_campaign":
+            raise Campaign.DoesNotExist(f"no campaign named {campaign_name!r}")
+        if found["status"] != "leased":
+            return None
+        return LeasedTask(
+            id=found["id"], campaign=campaign_name, iteration=found["iteration"],
+            anchor_id=found["anchor_id"], anchor=found["anchor"],
+            candidates=found["candidates"],
+            lease_expires_at=dt.datetime.fromisoformat(found["lease_expires_at"]))
+    campaign = Campaign.objects.get(name=campaign_name)
     with transaction.atomic():
         _lock_annotator(annotator)
-        now = timezone.now()
-        # One read of the annotator's live leases answers both "do they hold one?" and
-        # "may they take another?".
-        live = leases_live(annotator=annotator, campaign=campaign, now=now)
-        held = [lease for lease in live if lease.task_id not in exclude]
-        if held:
-            task = held[0].task
-            task.lease_expires_at = held[0].expires_at
-            return task
-        if len(live) >= MAX_LEASES_PER_ANNOTATOR:
-            return None
-        if _on_postgresql():
-            task_id = tasks_pg.task_pick_and_lease(
-                user_id=annotator.pk, campaign=campaign, exclude=exclude, now=now,
-                attempts=MAX_LEASE_ATTEMPTS)
-            return None if task_id is None else _task_loaded(task_id=task_id,
-                                                             annotator=annotator)
-        tried: list[int] = []
-        for _ in range(MAX_LEASE_ATTEMPTS):
-            candidates = tasks_available(annotator=annotator, campaign=campaign, now=now).exclude(
-                pk__in=exclude + tried
-            )
-            task_id = _skip_locked(candidates).values_list("pk", flat=True).first()
-            if task_id is None:
-                return None
-            task = Task.objects.select_related("campaign", "anchor").get(pk=task_id)
-            # Re-read under the row lock: in READ COMMITTED our first SELECT may predate a lease
-            # that another annotator committed on this row just before we locked it.
-            if task.status == Task.Status.OPEN and task_slots_free(
-                task=task, exclude_annotator=annotator, now=now
-            ) > 0:
-                _lease_create(task=task, annotator=annotator, now=now)
-                return task
-            tried.append(task_id)
+        return _task_next_orm(annotator=annotator, campaign=campaign, exclude=exclude, now=now)
+
+
+def _task_next_orm(
+    *, annotator: AbstractBaseUser, campaign: Campaign, exclude: list[int], now: dt.datetime
+) -> LeasedTask | None:
+    """task_next's ORM path, inside its transaction and annotator lock."""
+    # One read of the annotator's live leases answers both "do they hold one?" and
+    # "may they take another?".
+    live = leases_live(annotator=annotator, campaign=campaign, now=now)
+    held = [lease for lease in live if lease.task_id not in exclude]
+    if held:
+        return _leased_task(task=held[0].task, expires_at=held[0].expires_at)
+    if len(live) >= MAX_LEASES_PER_ANNOTATOR:
         return None
+    tried: list[int] = []
+    for _ in range(MAX_LEASE_ATTEMPTS):
+        candidates = tasks_available(annotator=annotator, campaign=campaign, now=now).exclude(
+            pk__in=exclude + tried
+        )
+        task_id = _skip_locked(candidates).values_list("pk", flat=True).first()
+        if task_id is None:
+            return None
+        task = Task.objects.select_related("campaign", "anchor").get(pk=task_id)
+        # Re-read under the row lock: in READ COMMITTED our first SELECT may predate a lease
+        # that another annotator committed on this row just before we locked it.
+        if task.status == Task.Status.OPEN and task_slots_free(
+            task=task, exclude_annotator=annotator, now=now
+        ) > 0:
+            lease = _lease_create(task=task, annotator=annotator, now=now)
+            return _leased_task(task=task, expires_at=lease.expires_at)
+        tried.append(task_id)
+    return None
 
 
 def _existing_answer(
@@ -148,12 +209,19 @@ def _existing_answer(
     same = Q(task=task) | Q(submission_id=submission_id) if submission_id else Q(task=task)
     for found in Annotation.objects.filter(same, annotator=annotator).order_by("pk"):
         if found.task_id != task.pk:
-            raise InputError(
-                "submission_id",
-                f"{submission_id!r} was already used for task {found.task_id}, not {task.pk}",
-            )
+            raise _submission_used(submission_id, used_for=found.task_id, task_id=task.pk)
         return found
     return None
+
+
+def _submission_used(submission_id: str, *, used_for: int, task_id: int) -> InputError:
+    return InputError("submission_id",
+                      f"{submission_id!r} was already used for task {used_for}, not {task_id}")
+
+
+def _outside(task_id: int, outside: Iterable[str]) -> InputError:
+    ids = sorted(outside)
+    return InputError("selected", f"not candidates of task {task_id}: {', '.join(ids[:5])}")
 
 
 def _selection(task: Task, selected_ids: list[str]) -> list[Sticker]:
@@ -164,11 +232,9 @@ def _selection(task: Task, selected_ids: list[str]) -> list[Sticker]:
             sticker_id__in=wanted, pk__in=task.candidate_set.candidates.values("sticker")
         )
     )
-    outside = sorted(set(wanted) - {s.sticker_id for s in stickers})
+    outside = set(wanted) - {s.sticker_id for s in stickers}
     if outside:
-        raise InputError(
-            "selected", f"not candidates of task {task.pk}: {', '.join(outside[:5])}"
-        )
+        raise _outside(task.pk, outside)
     return stickers
 
 
@@ -184,23 +250,18 @@ def _check_may_answer(*, annotator: AbstractBaseUser, task: Task, now: dt.dateti
     own = Lease.objects.filter(task=task, annotator=annotator, expires_at__gt=now).exists()
     if own:
         return
-    lost = f"task {task.pk}"
     if task.status == Task.Status.DONE or task_slots_free(
         task=task, exclude_annotator=annotator, now=now
     ) <= 0:
-        raise InputError(
-            lost,
-            "your lease on this task expired and another annotator has taken it; "
-            "your answer was not stored, please go on with the next task",
-        )
+        raise InputError(f"task {task.pk}", LEASE_LOST)
     if _other_iteration_taken(annotator=annotator, task=task):
-        raise InputError(lost, "you already judged this anchor in the other iteration")
+        raise InputError(f"task {task.pk}", OTHER_ITERATION)
 
 
 def task_submit(
     *,
     annotator: AbstractBaseUser,
-    task: Task,
+    task_id: int,
     selected_ids: list[str],
     submission_id: str = "",
     duration_ms: int | None = None,
@@ -209,31 +270,32 @@ def task_submit(
 
     Idempotent: a repeat with the same ``submission_id``, or any second answer by the same
     annotator to the same task, stores nothing and returns the first answer. Marks the task
-    done once it has ``campaign.annotators_per_task`` answers and releases the lease.
+    done once it has ``campaign.annotators_per_task`` answers and releases the lease. Raises
+    ``Task.DoesNotExist`` for an unknown task, InputError for a refused answer.
     """
     if len(submission_id) > 64:
         raise InputError("submission_id", "at most 64 characters")
+    duration = max(0, int(duration_ms)) if duration_ms is not None else None
+    now = timezone.now()
+    if _on_postgresql():
+        return _task_submit_pg(annotator=annotator, task_id=task_id, selected_ids=selected_ids,
+                               submission_id=submission_id, duration_ms=duration, now=now)
     with transaction.atomic():
         _lock_annotator(annotator)
-        existing = _existing_answer(annotator=annotator, task=task, submission_id=submission_id)
-        if existing is not None:
-            return Submitted(existing, created=False)
-        if _on_postgresql():
-            return _task_submit_pg(annotator=annotator, task=task, selected_ids=selected_ids,
-                                   submission_id=submission_id, duration_ms=duration_ms)
         # Same lock as task_next takes: no lease can be granted on this task while we count.
         # OF the task row only: locking the joined campaign row would serialize every submit.
         task = _lock_of_self(Task.objects.select_related("campaign", "candidate_set")).get(
-            pk=task.pk
+            pk=task_id
         )
+        existing = _existing_answer(annotator=annotator, task=task, submission_id=submission_id)
+        if existing is not None:
+            return Submitted(existing, created=False)
         stickers = _selection(task, selected_ids)
-        now = timezone.now()
         _check_may_answer(annotator=annotator, task=task, now=now)
         # No savepoint around the insert: the annotator row lock taken above serializes this
         # annotator's submits, so the (task, annotator) unique constraint cannot race here.
         annotation = Annotation.objects.create(
-            task=task, annotator=annotator, submission_id=submission_id,
-            duration_ms=max(0, int(duration_ms)) if duration_ms is not None else None,
+            task=task, annotator=annotator, submission_id=submission_id, duration_ms=duration,
         )
         Annotation.selected.through.objects.bulk_create(
             Annotation.selected.through(annotation=annotation, sticker=s) for s in stickers
@@ -243,48 +305,52 @@ def task_submit(
         Task.objects.filter(pk=task.pk).alias(
             answers=count_subquery(Annotation.objects.filter(task=OuterRef("pk")))
         ).filter(answers__gte=task.campaign.annotators_per_task).update(status=Task.Status.DONE)
-        return Submitted(annotation, created=True)
+        return Submitted(annotation, created=True,
+                         selected_ids=[s.sticker_id for s in _in_rank_order(task, stickers)])
+
+
+def _in_rank_order(task: Task, stickers: list[Sticker]) -> list[Sticker]:
+    ranks = dict(task.candidate_set.candidates.values_list("sticker_id", "rank"))
+    return sorted(stickers, key=lambda s: ranks[s.pk])
 
 
 def _task_submit_pg(
-    *, annotator: AbstractBaseUser, task: Task, selected_ids: list[str], submission_id: str,
-    duration_ms: int | None,
+    *, annotator: AbstractBaseUser, task_id: int, selected_ids: list[str], submission_id: str,
+    duration_ms: int | None, now: dt.datetime,
 ) -> Submitted:
-    """task_submit's write on PostgreSQL: lock, check, store in three statements.
-
-    Runs inside task_submit's transaction, after the annotator's row lock and the repeat check.
-    """
-    now = timezone.now()
-    status, per_task, set_id, holds_lease = tasks_pg.task_lock_for_answer(
-        user_id=annotator.pk, task_id=task.pk, now=now)
-    wanted = list(dict.fromkeys(selected_ids))
-    found = tasks_pg.task_selection(candidate_set_id=set_id, wanted=wanted)
-    outside = sorted(set(wanted) - {sticker_id for _, sticker_id in found})
-    if outside:
-        raise InputError(
-            "selected", f"not candidates of task {task.pk}: {', '.join(outside[:5])}")
-    if not holds_lease:  # rare: the lease expired; the ORM check says whether it was lost
-        locked = Task.objects.select_related("campaign").get(pk=task.pk)
-        _check_may_answer(annotator=annotator, task=locked, now=now)
-    duration = max(0, int(duration_ms)) if duration_ms is not None else None
-    annotation_id = tasks_pg.annotation_store(
-        user_id=annotator.pk, task_id=task.pk, per_task=per_task,
-        sticker_pks=[pk for pk, _ in found], submission_id=submission_id,
-        duration_ms=duration, now=now)
-    annotation = Annotation(pk=annotation_id, task_id=task.pk, annotator=annotator,
-                            duration_ms=duration, submission_id=submission_id, created_at=now)
-    return Submitted(annotation, created=True,
-                     selected_ids=[sticker_id for _, sticker_id in found])
+    """task_submit on PostgreSQL: one function call checks and stores; refusals become errors."""
+    result = _decoded(tasks_pg.task_submit(
+        user_id=annotator.pk, task_id=task_id, selected_ids=list(dict.fromkeys(selected_ids)),
+        submission_id=submission_id, duration_ms=duration_ms, now=now))
+    status = result["status"]
+    if status == "stored":
+        annotation = Annotation(pk=result["annotation_id"], task_id=task_id, annotator=annotator,
+                                duration_ms=duration_ms, submission_id=submission_id,
+                                created_at=now)
+        return Submitted(annotation, created=True, selected_ids=result["selected"])
+    if status == "repeat":
+        return Submitted(Annotation.objects.get(pk=result["annotation_id"]), created=False)
+    if status == "no_task":
+        raise Task.DoesNotExist(f"no task {task_id}")
+    if status == "submission_used":
+        raise _submission_used(submission_id, used_for=result["task"], task_id=task_id)
+    if status == "outside":
+        raise _outside(task_id, result["ids"])
+    raise InputError(f"task {task_id}", LEASE_LOST if status == "lease_lost" else OTHER_ITERATION)
 
 
-def task_skip(*, annotator: AbstractBaseUser, task: Task) -> Skip:
+def task_skip(*, annotator: AbstractBaseUser, task_id: int) -> Skip:
     """"I can't judge": records a Skip, frees the annotator's lease; the task goes back to the
-    pool for the other annotators and counts for nothing. Skipping twice stores one Skip."""
+    pool for the other annotators and counts for nothing. Skipping twice stores one Skip.
+    Raises ``Task.DoesNotExist`` for an unknown task."""
     with transaction.atomic():
         _lock_annotator(annotator)
+        task = Task.objects.get(pk=task_id)
         if Annotation.objects.filter(task=task, annotator=annotator).exists():
             raise InputError(f"task {task.pk}", "you already answered this task")
-        Lease.objects.filter(task=task, annotator=annotator).delete()
+        if Lease.objects.filter(task=task, annotator=annotator).delete()[0]:
+            # A slot is free again: clear the pick's hint (models.Task.held_until).
+            Task.objects.filter(pk=task.pk).update(held_until=None)
         skip = Skip.objects.filter(task=task, annotator=annotator).first()
         if skip is None:
             skip = Skip.objects.create(task=task, annotator=annotator)

@@ -17,6 +17,7 @@ from PIL import Image
 
 from annotation.models import Campaign, Candidate, CandidateSet, Sticker, Task
 from annotation.selectors import annotators_group
+from annotation.services.tasks import LeasedTask
 
 EXT = {"png": "png", "gif": "gif", "webm": "webm", "jpeg": "jpg", "webp": "webp"}
 
@@ -121,6 +122,9 @@ def annotator_create(username: str, *, password: str = "pw-annotator-1", staff: 
     return user
 
 
-def candidate_ids(task: Task) -> list[str]:
+def candidate_ids(task: Task | LeasedTask) -> list[str]:
+    """The task's candidate sticker ids in rank order."""
+    if isinstance(task, LeasedTask):
+        return [c["sticker_id"] for c in task.candidates]
     return list(task.candidate_set.candidates.order_by("rank")
                 .values_list("sticker__sticker_id", flat=True))

@@ -70,12 +70,12 @@ def test_export_then_import_round_trips(tmp_path):
     # given: a campaign with answers, a "none" and a skip
     fx = campaign_build(anchors=2, candidates=4)
     u1, u2 = annotator_create("u1"), annotator_create("u2")
-    t1 = task_next(annotator=u1, campaign=fx.campaign)
-    task_submit(annotator=u1, task=t1, selected_ids=candidate_ids(t1)[1:3])
-    t2 = task_next(annotator=u2, campaign=fx.campaign)
-    task_submit(annotator=u2, task=t2, selected_ids=[])
-    t3 = task_next(annotator=u1, campaign=fx.campaign)
-    task_skip(annotator=u1, task=t3)
+    t1 = task_next(annotator=u1, campaign_name=fx.campaign.name)
+    task_submit(annotator=u1, task_id=t1.id, selected_ids=candidate_ids(t1)[1:3])
+    t2 = task_next(annotator=u2, campaign_name=fx.campaign.name)
+    task_submit(annotator=u2, task_id=t2.id, selected_ids=[])
+    t3 = task_next(annotator=u1, campaign_name=fx.campaign.name)
+    task_skip(annotator=u1, task_id=t3.id)
     out = tmp_path / "out.jsonl"
     # when
     call_command("export_annotations", "--campaign", fx.campaign.name, str(out))

@@ -3,8 +3,8 @@ PostgreSQL (``integration``): the Label Studio lock bugs of SPEC.md as test case
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
+import time
 from collections import Counter
 
 import pytest
@@ -14,14 +14,16 @@ from django.utils import timezone
 from annotation.errors import InputError
 from annotation.models import Annotation, Lease, Skip, Task
 from annotation.selectors import annotator_progress, tasks_available
-from annotation.services.tasks import task_next, task_skip, task_submit
+from annotation.services.tasks import LeasedTask, task_next, task_skip, task_submit
 from tests.annotation.campaign_factory import annotator_create, campaign_build, candidate_ids
 
 pytestmark = pytest.mark.django_db
 
 
-def _expire(task: Task) -> None:
-    Lease.objects.filter(task=task).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+def _expire(task: LeasedTask) -> None:
+    """Lets the task's lease run out for real (campaigns built with lease_seconds=1), so
+    everything that holds the expiry (the lease row, the task's pick hint) ages as it would."""
+    time.sleep(max(0.0, (task.lease_expires_at - timezone.now()).total_seconds()) + 0.05)
 
 
 def test_next_leases_a_task_and_returns_it_again_on_refresh():
@@ -29,22 +31,22 @@ def test_next_leases_a_task_and_returns_it_again_on_refresh():
     fx = campaign_build(anchors=2)
     ann = annotator_create("ann")
     # when
-    first = task_next(annotator=ann, campaign=fx.campaign)
-    again = task_next(annotator=ann, campaign=fx.campaign)
+    first = task_next(annotator=ann, campaign_name=fx.campaign.name)
+    again = task_next(annotator=ann, campaign_name=fx.campaign.name)
     # then: a refresh never takes a second task
-    assert first is not None and again.pk == first.pk
+    assert first is not None and again.id == first.id
     assert Lease.objects.filter(annotator=ann).count() == 1
 
 
 def test_fetch_ahead_takes_a_second_task_and_no_more():
     fx = campaign_build(anchors=3)
     ann = annotator_create("ann")
-    first = task_next(annotator=ann, campaign=fx.campaign)
-    ahead = task_next(annotator=ann, campaign=fx.campaign, exclude_task_ids=[first.pk])
-    assert ahead is not None and ahead.pk != first.pk
+    first = task_next(annotator=ann, campaign_name=fx.campaign.name)
+    ahead = task_next(annotator=ann, campaign_name=fx.campaign.name, exclude_task_ids=[first.id])
+    assert ahead is not None and ahead.id != first.id
     assert ahead.anchor_id != first.anchor_id  # the other iteration is not for the same person
-    third = task_next(annotator=ann, campaign=fx.campaign,
-                      exclude_task_ids=[first.pk, ahead.pk])
+    third = task_next(annotator=ann, campaign_name=fx.campaign.name,
+                      exclude_task_ids=[first.id, ahead.id])
     assert third is None  # two leases at most: no hoarding
 
 
@@ -53,116 +55,116 @@ def test_two_annotators_never_share_a_task_and_iterations_split():
     fx = campaign_build(anchors=1)
     a, b, c = (annotator_create(n) for n in "abc")
     # when
-    ta = task_next(annotator=a, campaign=fx.campaign)
-    tb = task_next(annotator=b, campaign=fx.campaign)
+    ta = task_next(annotator=a, campaign_name=fx.campaign.name)
+    tb = task_next(annotator=b, campaign_name=fx.campaign.name)
     # then
     assert {ta.iteration, tb.iteration} == {1, 2}
-    assert task_next(annotator=c, campaign=fx.campaign) is None
+    assert task_next(annotator=c, campaign_name=fx.campaign.name) is None
     # and the one who did iteration 1 never gets iteration 2, even after it is free again
-    task_submit(annotator=a, task=ta, selected_ids=[], submission_id="x")
-    task_skip(annotator=b, task=tb)
-    assert task_next(annotator=a, campaign=fx.campaign) is None
-    assert task_next(annotator=c, campaign=fx.campaign).pk == tb.pk
+    task_submit(annotator=a, task_id=ta.id, selected_ids=[], submission_id="x")
+    task_skip(annotator=b, task_id=tb.id)
+    assert task_next(annotator=a, campaign_name=fx.campaign.name) is None
+    assert task_next(annotator=c, campaign_name=fx.campaign.name).id == tb.id
 
 
 def test_expired_lease_returns_the_task_to_the_pool():
-    fx = campaign_build(anchors=1, iterations=(1,))
+    fx = campaign_build(anchors=1, iterations=(1,), lease_seconds=1)
     a, b = annotator_create("a"), annotator_create("b")
-    task = task_next(annotator=a, campaign=fx.campaign)
-    assert task_next(annotator=b, campaign=fx.campaign) is None
+    task = task_next(annotator=a, campaign_name=fx.campaign.name)
+    assert task_next(annotator=b, campaign_name=fx.campaign.name) is None
     # when the lease runs out
     _expire(task)
     # then the task goes to someone else, and the stale lease row is cleared
-    assert task_next(annotator=b, campaign=fx.campaign).pk == task.pk
+    assert task_next(annotator=b, campaign_name=fx.campaign.name).id == task.id
     assert list(Lease.objects.values_list("annotator__username", flat=True)) == ["b"]
     # and a's late answer is refused with a clear message
     with pytest.raises(InputError, match="lease on this task expired and another annotator"):
-        task_submit(annotator=a, task=task, selected_ids=[], submission_id="late")
+        task_submit(annotator=a, task_id=task.id, selected_ids=[], submission_id="late")
 
 
 def test_late_answer_is_kept_when_nobody_took_the_task():
-    fx = campaign_build(anchors=1, iterations=(1,))
+    fx = campaign_build(anchors=1, iterations=(1,), lease_seconds=1)
     a = annotator_create("a")
-    task = task_next(annotator=a, campaign=fx.campaign)
+    task = task_next(annotator=a, campaign_name=fx.campaign.name)
     _expire(task)
-    result = task_submit(annotator=a, task=task, selected_ids=[], submission_id="ok")
-    assert result.created and Task.objects.get(pk=task.pk).status == Task.Status.DONE
+    result = task_submit(annotator=a, task_id=task.id, selected_ids=[], submission_id="ok")
+    assert result.created and Task.objects.get(pk=task.id).status == Task.Status.DONE
 
 
 def test_submit_is_idempotent_and_stores_the_selection():
     fx = campaign_build(anchors=1, iterations=(1,))
     ann = annotator_create("ann")
-    task = task_next(annotator=ann, campaign=fx.campaign)
+    task = task_next(annotator=ann, campaign_name=fx.campaign.name)
     chosen = candidate_ids(task)[:3]
-    first = task_submit(annotator=ann, task=task, selected_ids=chosen, submission_id="k1",
+    first = task_submit(annotator=ann, task_id=task.id, selected_ids=chosen, submission_id="k1",
                         duration_ms=1234)
-    retry = task_submit(annotator=ann, task=task, selected_ids=chosen, submission_id="k1")
-    other_key = task_submit(annotator=ann, task=task, selected_ids=[], submission_id="k2")
+    retry = task_submit(annotator=ann, task_id=task.id, selected_ids=chosen, submission_id="k1")
+    other_key = task_submit(annotator=ann, task_id=task.id, selected_ids=[], submission_id="k2")
     assert first.created and not retry.created and not other_key.created
-    assert retry.annotation.pk == first.annotation.pk == other_key.annotation.pk
+    assert retry.annotation.id == first.annotation.id == other_key.annotation.id
     assert Annotation.objects.count() == 1
     stored = Annotation.objects.get()
     assert sorted(stored.selected.values_list("sticker_id", flat=True)) == sorted(chosen)
     assert stored.duration_ms == 1234
     assert not Lease.objects.exists()
-    assert Task.objects.get(pk=task.pk).status == Task.Status.DONE
+    assert Task.objects.get(pk=task.id).status == Task.Status.DONE
 
 
 def test_submission_id_of_another_task_is_refused():
     fx = campaign_build(anchors=2, iterations=(1,))
     ann = annotator_create("ann")
-    t1 = task_next(annotator=ann, campaign=fx.campaign)
-    task_submit(annotator=ann, task=t1, selected_ids=[], submission_id="same")
-    t2 = task_next(annotator=ann, campaign=fx.campaign)
+    t1 = task_next(annotator=ann, campaign_name=fx.campaign.name)
+    task_submit(annotator=ann, task_id=t1.id, selected_ids=[], submission_id="same")
+    t2 = task_next(annotator=ann, campaign_name=fx.campaign.name)
     with pytest.raises(InputError, match="already used for task"):
-        task_submit(annotator=ann, task=t2, selected_ids=[], submission_id="same")
+        task_submit(annotator=ann, task_id=t2.id, selected_ids=[], submission_id="same")
 
 
 def test_selection_outside_the_candidates_is_refused():
     fx = campaign_build(anchors=2, iterations=(1,), candidates=3)
     ann = annotator_create("ann")
-    task = task_next(annotator=ann, campaign=fx.campaign)
+    task = task_next(annotator=ann, campaign_name=fx.campaign.name)
     with pytest.raises(InputError, match="not candidates of task"):
-        task_submit(annotator=ann, task=task, selected_ids=[task.anchor.sticker_id])
+        task_submit(annotator=ann, task_id=task.id, selected_ids=[task.anchor["sticker_id"]])
     assert not Annotation.objects.exists()
-    assert Lease.objects.filter(task=task, annotator=ann).exists()  # the lease is kept
+    assert Lease.objects.filter(task_id=task.id, annotator=ann).exists()  # the lease is kept
 
 
 def test_overlap_needs_as_many_annotators_as_asked():
     fx = campaign_build(anchors=1, iterations=(1,), per_task=2)
     a, b, c = (annotator_create(n) for n in "abc")
-    ta, tb = (task_next(annotator=u, campaign=fx.campaign) for u in (a, b))
-    assert ta.pk == tb.pk
-    assert task_next(annotator=c, campaign=fx.campaign) is None
-    task_submit(annotator=a, task=ta, selected_ids=[])
-    assert Task.objects.get(pk=ta.pk).status == Task.Status.OPEN
-    task_submit(annotator=b, task=tb, selected_ids=[])
-    assert Task.objects.get(pk=ta.pk).status == Task.Status.DONE
+    ta, tb = (task_next(annotator=u, campaign_name=fx.campaign.name) for u in (a, b))
+    assert ta.id == tb.id
+    assert task_next(annotator=c, campaign_name=fx.campaign.name) is None
+    task_submit(annotator=a, task_id=ta.id, selected_ids=[])
+    assert Task.objects.get(pk=ta.id).status == Task.Status.OPEN
+    task_submit(annotator=b, task_id=tb.id, selected_ids=[])
+    assert Task.objects.get(pk=ta.id).status == Task.Status.DONE
 
 
 def test_skip_frees_the_task_for_others_only():
     # given: PR #3575 in Label Studio: skipped tasks broke overlap
     fx = campaign_build(anchors=1, iterations=(1,), per_task=2)
     a, b, c = (annotator_create(n) for n in "abc")
-    task = task_next(annotator=a, campaign=fx.campaign)
-    task_next(annotator=b, campaign=fx.campaign)
+    task = task_next(annotator=a, campaign_name=fx.campaign.name)
+    task_next(annotator=b, campaign_name=fx.campaign.name)
     # when
-    task_skip(annotator=a, task=task)
-    task_skip(annotator=a, task=task)  # a double click stores one skip
+    task_skip(annotator=a, task_id=task.id)
+    task_skip(annotator=a, task_id=task.id)  # a double click stores one skip
     # then
     assert Skip.objects.count() == 1
-    assert task_next(annotator=a, campaign=fx.campaign) is None
-    assert task_next(annotator=c, campaign=fx.campaign).pk == task.pk
+    assert task_next(annotator=a, campaign_name=fx.campaign.name) is None
+    assert task_next(annotator=c, campaign_name=fx.campaign.name).id == task.id
     with pytest.raises(InputError):
-        task_submit(annotator=b, task=task, selected_ids=[])
-        task_skip(annotator=b, task=task)
+        task_submit(annotator=b, task_id=task.id, selected_ids=[])
+        task_skip(annotator=b, task_id=task.id)
 
 
 def test_progress_counts_come_from_the_rows():
     fx = campaign_build(anchors=2)
     ann = annotator_create("ann")
-    task = task_next(annotator=ann, campaign=fx.campaign)
-    task_submit(annotator=ann, task=task, selected_ids=[])
+    task = task_next(annotator=ann, campaign_name=fx.campaign.name)
+    task_submit(annotator=ann, task_id=task.id, selected_ids=[])
     progress = annotator_progress(annotator=ann, campaign=fx.campaign)
     assert progress["done_today"] == 1 and progress["done_in_campaign"] == 1
     assert progress["left_in_campaign"] == 3
@@ -183,16 +185,16 @@ def _worker(user, campaign, results: dict, errors: list, barrier: threading.Barr
     try:
         barrier.wait()
         while True:
-            task = task_next(annotator=user, campaign=campaign)
+            task = task_next(annotator=user, campaign_name=campaign.name)
             if task is None:
                 break
-            results.setdefault(user.username, []).append(task.pk)
+            results.setdefault(user.username, []).append(task.id)
             ids = candidate_ids(task)[:2]
-            task_submit(annotator=user, task=task, selected_ids=ids,
-                        submission_id=f"{user.username}-{task.pk}")
+            task_submit(annotator=user, task_id=task.id, selected_ids=ids,
+                        submission_id=f"{user.username}-{task.id}")
             # a network retry of the same answer must store nothing more
-            task_submit(annotator=user, task=task, selected_ids=ids,
-                        submission_id=f"{user.username}-{task.pk}")
+            task_submit(annotator=user, task_id=task.id, selected_ids=ids,
+                        submission_id=f"{user.username}-{task.id}")
     except Exception as exc:  # surfaced in the main thread
         errors.append(exc)
     finally:
@@ -226,7 +228,7 @@ def test_concurrent_annotators_never_collide(per_task: int):
     assert all(n == per_task for n in handed_out.values())  # a task to per_task people only
     per_person_anchor = Counter((user, anchor) for _, user, anchor in answers)
     assert max(per_person_anchor.values()) == 1  # never both iterations to one annotator
-    assert sorted(handed_out) == sorted(t.pk for t in fx.tasks)
+    assert sorted(handed_out) == sorted(t.id for t in fx.tasks)
     assert all(Task.objects.filter(status=Task.Status.DONE).values_list("pk", flat=True))
     assert not Task.objects.filter(status=Task.Status.OPEN).exists()
     assert not Lease.objects.exists()
@@ -246,8 +248,8 @@ def test_concurrent_requests_for_one_task_lease_it_once():
     def grab(user) -> None:
         try:
             barrier.wait()
-            task = task_next(annotator=user, campaign=fx.campaign)
-            got.append(task.pk if task else None)
+            task = task_next(annotator=user, campaign_name=fx.campaign.name)
+            got.append(task.id if task else None)
         finally:
             connections.close_all()
 
@@ -256,7 +258,7 @@ def test_concurrent_requests_for_one_task_lease_it_once():
         t.start()
     for t in threads:
         t.join(timeout=60)
-    assert sorted(got, key=lambda x: x or 0) == [None] * 9 + [fx.tasks[0].pk]
+    assert sorted(got, key=lambda x: x or 0) == [None] * 9 + [fx.tasks[0].id]
     assert Lease.objects.count() == 1
 
 
@@ -264,18 +266,18 @@ def test_concurrent_requests_for_one_task_lease_it_once():
 @pytest.mark.django_db(transaction=True)
 def test_expired_lease_returns_task_and_parallel_resubmits_store_once():
     _postgres()
-    fx = campaign_build(anchors=1, candidates=3, iterations=(1,))
+    fx = campaign_build(anchors=1, candidates=3, iterations=(1,), lease_seconds=1)
     a, b = annotator_create("a"), annotator_create("b")
-    task = task_next(annotator=a, campaign=fx.campaign)
+    task = task_next(annotator=a, campaign_name=fx.campaign.name)
     _expire(task)
-    assert task_next(annotator=b, campaign=fx.campaign).pk == task.pk
+    assert task_next(annotator=b, campaign_name=fx.campaign.name).id == task.id
     barrier = threading.Barrier(5)
     outcomes: list[bool] = []
 
     def submit() -> None:
         try:
             barrier.wait()
-            outcomes.append(task_submit(annotator=b, task=task, selected_ids=[],
+            outcomes.append(task_submit(annotator=b, task_id=task.id, selected_ids=[],
                                         submission_id="retry").created)
         finally:
             connections.close_all()
