@@ -11,7 +11,7 @@ from django.db import transaction
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
@@ -120,7 +120,14 @@ class PairListApi(APIView):
 
     permission_classes = [IsAdminUser]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[
+        OpenApiParameter("offset", int, description="pairs to skip (default 0)"),
+        OpenApiParameter("limit", int, description="page size, 1..500 (default 50)"),
+        OpenApiParameter("label", int, enum=[0, 1], description="only this label: 1 positive, "
+                                                                "0 negative (default: both)"),
+        OpenApiParameter("unreviewed", str, description="1: only pairs with no decision for "
+                                                        "their label; any other value: all"),
+    ], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, build_id: int) -> Response:
         build = get_object_or_404(PairBuild, pk=build_id)
         try:
