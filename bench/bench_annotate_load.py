@@ -7,18 +7,25 @@
    campaign: ``--anchors`` anchors x 2 iterations, 20 candidates per set, one annotator per task,
    and ``--annotators`` annotator accounts with API tokens.
 2. Starts gunicorn (gthread: ``--workers`` processes x ``--threads`` threads) on 127.0.0.1.
-3. Phase "ping": every simulated annotator loops GET /api/ping/ (a trivial DRF view with the
-   same token auth) for ``--duration`` s: the framework's own cost on this machine.
-4. Phase "annotate": every simulated annotator loops POST next -> POST submit (2 candidates
-   selected, a submission_id) for ``--duration`` s.
-5. Prints requests/s and p50/p95/p99 latency per endpoint, the submit/ping throughput ratio, and
-   checks the stored annotations equal the accepted submissions (task, annotator, selection).
+3. Saturation, every simulated annotator back to back with no pause, ``--duration`` s each:
+   "ping" loops GET /api/ping/ (a trivial DRF view with the same token auth: the framework's
+   own cost on this machine), then "annotate" loops POST next -> POST submit (2 candidates
+   selected, a submission_id). The ratio of submit to ping throughput compares the capacity of
+   the hot paths with the trivial endpoint's.
+4. At an annotator's pace, ``--duration`` s each: every simulated annotator takes a task, judges
+   it for ``--think-ms`` (uniformly 0.5x-1.5x, so they do not march in step), submits and asks
+   for the next at once; "ping" at the same request rate beside it. This is where the latency
+   an annotator sees is measured: at saturation a closed loop of N clients waits N / throughput
+   on average whatever the code does (Little's law), so the p95 there says how many clients the
+   machine is short of, not how fast a request is.
+5. Prints requests/s and p50/p95/p99 latency per phase and endpoint, the targets, and checks
+   that the stored annotations equal the accepted submissions (task, annotator, selection).
 
 The clients are asyncio coroutines in this one process (one event loop, one keep-alive HTTP/1.1
 connection per simulated annotator), on the same machine as the server: they take part of the
-CPU (much less than 50 threads would), so figures are a lower bound. Both phases run the same
-50 connections back to back, so the ping baseline sees the same concurrency as the annotate
-phase. An accepted submission is one answered 201 whose echoed selection is the one sent.
+CPU (much less than 50 threads would), so figures are a lower bound. Every phase runs the same
+connections, so the ping baseline sees the same concurrency as the annotate phase. An accepted
+submission is one answered 201 whose echoed selection is the one sent.
 """
 
 from __future__ import annotations
@@ -53,8 +60,9 @@ def parse_args() -> argparse.Namespace:
     # 3 x 4 on 2 cores: 2 x 2 and 4 x 1 were tried and gave the same ratio within the spread.
     p.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     p.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
-    p.add_argument("--think-ms", type=float, default=0.0,
-                   help="pause between an annotator's tasks (0: back to back)")
+    # A person judges 20 candidates in several seconds; 1 s is a deliberately fast annotator.
+    p.add_argument("--think-ms", type=float, default=1000.0,
+                   help="mean time an annotator looks at a task in the paced phases")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
     return p.parse_args()
 
@@ -148,8 +156,8 @@ def server_start(url: str, port: int, workers: int, threads: int) -> subprocess.
     env = dict(os.environ, DATABASE_URL=url, DJANGO_DEBUG="0", DJANGO_SETTINGS_MODULE=
                "config.settings", DATABASE_CONN_MAX_AGE="600", LOG_LEVEL="WARNING",
                DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost")
-    cmd = [str(Path(sys.executable).parent / "gunicorn"), "wsgi_warm:application",
-           "--pythonpath", f"{REPO},{REPO / 'bench'}",
+    cmd = [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi:application",
+           "--pythonpath", str(REPO),
            "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
            "--worker-class", "gthread", "--backlog", "2048", "--keep-alive", "30",
            "--log-level", "warning"]
@@ -226,14 +234,24 @@ class Client:
         self.writer = None
 
 
-async def ping_loop(port: int, token: str, stats: Stats, stop: asyncio.Event) -> None:
+def think_time(mean_s: float) -> float:
+    """An annotator's time on one task: uniform in [0.5, 1.5] x the mean (0: no pause)."""
+    return mean_s * random.uniform(0.5, 1.5)
+
+
+async def ping_loop(port: int, token: str, stats: Stats, think_s: float,
+                    stop: asyncio.Event) -> None:
+    """Pings back to back, or two pings per think time: the annotate loop's request rate."""
     client = Client(port, token, stats)
+    await asyncio.sleep(random.uniform(0, think_s / 2))  # arrivals spread as in _annotate
     while not stop.is_set():
         try:
             await client.call("ping", "GET", "/api/ping/")
         except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
             stats.errors.append(f"ping: {exc!r}")  # a timeout while workers start: reconnect
             client.close()
+        if think_s:
+            await asyncio.sleep(think_time(think_s) / 2)
     client.close()
 
 
@@ -250,6 +268,9 @@ async def annotate_loop(port: int, user: tuple[str, str], campaign: str, stats: 
 
 async def _annotate(client: Client, username: str, campaign: str, stats: Stats, think_s: float,
                     stop: asyncio.Event) -> None:
+    # Paced annotators arrive over one think time, not all in the same millisecond: a burst of
+    # 50 requests at once would measure the phase's first second, not the annotators' pace.
+    await asyncio.sleep(random.uniform(0, think_s))
     while not stop.is_set():
         status, task = await client.call("next", "POST",
                                          f"/api/campaigns/{campaign}/tasks/next/")
@@ -258,6 +279,8 @@ async def _annotate(client: Client, username: str, campaign: str, stats: Stats, 
         if status != 200:
             stats.errors.append(f"next {status}: {task}")
             break
+        if think_s:
+            await asyncio.sleep(think_time(think_s))
         selected = [c["sticker_id"] for c in task["candidates"][:2]]
         body = {"selected": selected, "submission_id": f"{username}-{task['id']}",
                 "duration_ms": 1500}
@@ -267,8 +290,30 @@ async def _annotate(client: Client, username: str, campaign: str, stats: Stats, 
             stats.accepted.append((task["id"], username, tuple(sorted(selected))))
         else:
             stats.errors.append(f"submit {status}: {answer}")
-        if think_s:
-            await asyncio.sleep(think_s)
+
+
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the gunicorn processes, the PostgreSQL backends and this
+    client (Linux /proc): where a phase's time goes on the shared cores."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {"gunicorn": 0.0, "postgres": 0.0, "client": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # the process ended meanwhile
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        if int(entry.name) == os.getpid():
+            used["client"] += seconds
+        elif comm.startswith("postgres"):
+            used["postgres"] += seconds
+        elif int(fields[2]) == os.getpgid(server_pid) or int(entry.name) == server_pid:
+            used["gunicorn"] += seconds  # field 2 is the process group: gunicorn's session
+    return used
 
 
 def run_phase(target, args_for, n: int, duration: float) -> float:
@@ -292,7 +337,7 @@ def warm_up(port: int, token: str, connections: int, limit_s: float = 120.0) -> 
     deadline = time.time() + limit_s
     while time.time() < deadline:
         stats = Stats()
-        run_phase(ping_loop, lambda i, s=stats: (port, token, s), connections, 1.0)
+        run_phase(ping_loop, lambda i, s=stats: (port, token, s, 0.0), connections, 1.0)
         lat = stats.latencies.get("ping", [])
         if len(lat) > 50 and pct(lat, 95) < 100:
             return
@@ -305,8 +350,74 @@ def pct(values: list[float], q: float) -> float:
 
 
 def report_line(name: str, lat: list[float], seconds: float, statuses: dict[int, int]) -> str:
-    return (f"{name:<8} {len(lat):>8} {len(lat) / seconds:>9.1f} {pct(lat, 50):>8.1f} "
+    if not lat:
+        return f"{name:<16} {0:>8}"
+    return (f"{name:<16} {len(lat):>8} {len(lat) / seconds:>9.1f} {pct(lat, 50):>8.1f} "
             f"{pct(lat, 95):>8.1f} {pct(lat, 99):>8.1f}   {dict(sorted(statuses.items()))}")
+
+
+@dataclass
+class Phases:
+    """The four phases' stats and wall times: saturation and paced, ping and annotate."""
+
+    ping: Stats = field(default_factory=Stats)
+    work: Stats = field(default_factory=Stats)
+    paced_ping: Stats = field(default_factory=Stats)
+    paced_work: Stats = field(default_factory=Stats)
+    seconds: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, dict[str, float]] = field(default_factory=dict)  # phase -> component -> s
+
+
+def phases_run(args: argparse.Namespace, port: int, campaign: str,
+               users: list[tuple[str, str]], server_pid: int) -> Phases:
+    out = Phases()
+    n, duration, think = args.annotators, args.duration, args.think_ms / 1000
+    plan = {
+        "ping": (ping_loop, lambda i: (port, users[i][1], out.ping, 0.0)),
+        "work": (annotate_loop, lambda i: (port, users[i], campaign, out.work, 0.0)),
+        "paced_ping": (ping_loop, lambda i: (port, users[i][1], out.paced_ping, think)),
+        "paced_work": (annotate_loop,
+                       lambda i: (port, users[i], campaign, out.paced_work, think)),
+    }
+    for name, (target, args_for) in plan.items():
+        before = cpu_seconds(server_pid)
+        out.seconds[name] = run_phase(target, args_for, n, duration)
+        after = cpu_seconds(server_pid)
+        out.cpu[name] = {k: after[k] - before[k] for k in after}
+    return out
+
+
+def report(phases: Phases, think_ms: float) -> None:
+    s = phases.seconds
+    print(f"\n{'phase / endpoint':<16} {'requests':>8} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} "
+          f"{'p99 ms':>8}   statuses")
+    print("-- saturation: back to back, no pause")
+    print(report_line("ping", phases.ping.latencies.get("ping", []), s["ping"],
+                      phases.ping.statuses.get("ping", {})))
+    for name in ("next", "submit"):
+        print(report_line(name, phases.work.latencies.get(name, []), s["work"],
+                          phases.work.statuses.get(name, {})))
+    print(f"-- annotators' pace: {think_ms:.0f} ms per task on average")
+    print(report_line("ping", phases.paced_ping.latencies.get("ping", []), s["paced_ping"],
+                      phases.paced_ping.statuses.get("ping", {})))
+    for name in ("next", "submit"):
+        print(report_line(name, phases.paced_work.latencies.get(name, []), s["paced_work"],
+                          phases.paced_work.statuses.get(name, {})))
+    print("\nCPU ms per request (gunicorn / postgres / client), saturation phases:")
+    for name, stats in (("ping", phases.ping), ("work", phases.work)):
+        requests = sum(len(v) for v in stats.latencies.values()) or 1
+        cpu = phases.cpu[name]
+        print(f"  {'ping' if name == 'ping' else 'next + submit':<14} " + " / ".join(
+            f"{1000 * cpu[k] / requests:.2f}" for k in ("gunicorn", "postgres", "client")))
+    submit_rps = len(phases.work.latencies.get("submit", [])) / s["work"]
+    ping_rps = len(phases.ping.latencies.get("ping", [])) / s["ping"]
+    paced = phases.paced_work.latencies
+    worst = max(pct(paced.get(name, [0.0]), 95) for name in ("next", "submit"))
+    print(f"\nsaturation: submit throughput / ping throughput = {submit_rps / ping_rps:.2f} "
+          f"(target >= 0.5); p95 next {pct(phases.work.latencies.get('next', [0.0]), 95):.1f} "
+          f"ms, submit {pct(phases.work.latencies.get('submit', [0.0]), 95):.1f} ms")
+    print(f"annotators' pace: p95 of next and submit at most {worst:.1f} ms (target < 50), "
+          f"{len(paced.get('submit', [])) / s['paced_work']:.1f} tasks/s")
 
 
 def stored_matches(accepted: list[tuple[int, str, tuple[str, ...]]]) -> tuple[bool, str]:
@@ -341,33 +452,20 @@ def main() -> None:
     server = server_start(url, port, args.workers, args.threads)
     try:
         warm_up(port, users[0][1], args.workers * args.threads)
-        ping = Stats()
-        ping_s = run_phase(ping_loop, lambda i: (port, users[i][1], ping), args.annotators,
-                           args.duration)
-        work = Stats()
-        work_s = run_phase(
-            annotate_loop, lambda i: (port, users[i], campaign, work, args.think_ms / 1000),
-            args.annotators, args.duration)
+        phases = phases_run(args, port, campaign, users, server.pid)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-    print(f"phases: ping {ping_s:.1f} s, annotate {work_s:.1f} s (wall, joins included)")
-    print(f"\n{'endpoint':<8} {'requests':>8} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} "
-          f"{'p99 ms':>8}   statuses")
-    print(report_line("ping", ping.latencies["ping"], ping_s, ping.statuses["ping"]))
-    for name in ("next", "submit"):
-        print(report_line(name, work.latencies.get(name, [0.0]), work_s,
-                          work.statuses.get(name, {})))
-    submit_rps = len(work.latencies.get("submit", [])) / work_s
-    ping_rps = len(ping.latencies["ping"]) / ping_s
-    print(f"\nsubmit throughput / ping throughput = {submit_rps / ping_rps:.2f} "
-          f"(target >= 0.5); submit p95 {pct(work.latencies['submit'], 95):.1f} ms, "
-          f"next p95 {pct(work.latencies['next'], 95):.1f} ms (target < 50)")
-    ok, detail = stored_matches(work.accepted)
-    print(f"stored == submitted: {ok} ({detail}); client-side errors: {len(work.errors)}")
-    for err in work.errors[:5]:
+    print("phases (wall, joins included): " + ", ".join(
+        f"{name} {seconds:.1f} s" for name, seconds in phases.seconds.items()))
+    report(phases, args.think_ms)
+    accepted = phases.work.accepted + phases.paced_work.accepted
+    errors = phases.work.errors + phases.paced_work.errors
+    ok, detail = stored_matches(accepted)
+    print(f"stored == submitted: {ok} ({detail}); client-side errors: {len(errors)}")
+    for err in errors[:5]:
         print("  ", err)
-    sys.exit(0 if ok and not work.errors else 1)
+    sys.exit(0 if ok and not errors else 1)
 
 
 if __name__ == "__main__":

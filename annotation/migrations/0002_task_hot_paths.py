@@ -11,7 +11,9 @@ the rules and locks of ``annotation/services/tasks.py`` (the ORM path, used on S
 runs on both databases.
 
 Functions are VOLATILE: every statement inside takes a fresh READ COMMITTED snapshot, which the
-re-count under the task's row lock relies on. SQLite databases get nothing from this migration.
+re-count under the task's row lock relies on. They use generic plans: PL/pgSQL would otherwise
+plan its statements again on each call for a while (custom plans), which cost more than running
+them (0.5 ms vs 0.2 ms for the task payload). SQLite databases get nothing from this migration.
 """
 
 from django.conf import settings
@@ -23,7 +25,8 @@ from django.db import migrations, models
 # planned again on every call (about 1 ms here).
 TASK_PAYLOAD = """
 CREATE OR REPLACE FUNCTION annotation_task_payload(p_task bigint, p_expires timestamptz)
-RETURNS json LANGUAGE plpgsql STABLE AS $fn$
+RETURNS json LANGUAGE plpgsql STABLE
+SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE
   v_payload json;
 BEGIN
@@ -54,7 +57,8 @@ $fn$;
 TASK_REFRESH = """
 CREATE OR REPLACE FUNCTION annotation_task_refresh(
   p_task bigint, p_per_task integer, p_now timestamptz)
-RETURNS void LANGUAGE plpgsql VOLATILE AS $fn$
+RETURNS void LANGUAGE plpgsql VOLATILE
+SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE
   v_answers integer;
   v_leases integer;
@@ -76,7 +80,8 @@ TASK_NEXT = """
 CREATE OR REPLACE FUNCTION annotation_task_next(
   p_user bigint, p_campaign text, p_exclude bigint[], p_now timestamptz,
   p_max_leases integer, p_attempts integer)
-RETURNS json LANGUAGE plpgsql VOLATILE AS $fn$
+RETURNS json LANGUAGE plpgsql VOLATILE
+SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE
   v_campaign bigint;
   v_per_task integer;
@@ -176,7 +181,8 @@ TASK_SUBMIT = """
 CREATE OR REPLACE FUNCTION annotation_task_submit(
   p_user bigint, p_task bigint, p_selected text[], p_submission text, p_duration integer,
   p_now timestamptz)
-RETURNS json LANGUAGE plpgsql VOLATILE AS $fn$
+RETURNS json LANGUAGE plpgsql VOLATILE
+SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE
   v_status text;
   v_per_task integer;

@@ -82,6 +82,35 @@ def test_submit_refusals_are_409_with_a_message(setup):
     assert "not candidates of task" in resp.json()["detail"]
 
 
+def test_unknown_campaign_and_task_are_404(setup):
+    # given
+    _, _, client = setup
+    # when / then: no lease is taken, nothing is stored
+    assert client.post("/api/campaigns/no-such-campaign/tasks/next/").status_code == 404
+    assert client.post("/api/tasks/999999/submit/", {"none": True},
+                       format="json").status_code == 404
+    assert client.post("/api/tasks/999999/skip/").status_code == 404
+    assert not Annotation.objects.exists() and not Skip.objects.exists()
+
+
+def test_next_payload_is_the_candidate_set_in_rank_order(setup):
+    # given: the database's own view of the task
+    fx, _, client = setup
+    # when
+    body = client.post(f"/api/campaigns/{fx.campaign.name}/tasks/next/").json()
+    # then: the payload (built by a PostgreSQL function there, by the ORM here) is exactly it
+    task = Task.objects.select_related("anchor").get(pk=body["id"])
+    assert body["iteration"] == task.iteration and body["campaign"] == fx.campaign.name
+    assert body["anchor"]["sticker_id"] == task.anchor.sticker_id
+    assert body["anchor"]["url"] == task.anchor.file.url
+    assert [c["sticker_id"] for c in body["candidates"]] == candidate_ids(task)
+    first = task.candidate_set.candidates.select_related("sticker").get(rank=1).sticker
+    assert body["candidates"][0] | {"rank": None} == {
+        "sticker_id": first.sticker_id, "url": first.file.url, "media_type": first.media_type,
+        "is_animated": first.is_animated, "width": first.width, "height": first.height,
+        "rank": None}
+
+
 def test_token_auth_for_scripts(setup):
     fx, user, _ = setup
     token = Token.objects.create(user=user)

@@ -82,6 +82,24 @@ def test_expired_lease_returns_the_task_to_the_pool():
         task_submit(annotator=a, task_id=task.id, selected_ids=[], submission_id="late")
 
 
+def test_overlap_slot_freed_by_an_expired_lease_is_offered_again():
+    # given: two annotators per task, both slots leased (the task is full), a's lease first
+    fx = campaign_build(anchors=1, iterations=(1,), per_task=2, lease_seconds=1)
+    a, b, c = (annotator_create(n) for n in "abc")
+    task = task_next(annotator=a, campaign_name=fx.campaign.name)
+    time.sleep(0.5)
+    assert task_next(annotator=b, campaign_name=fx.campaign.name).id == task.id
+    assert task_next(annotator=c, campaign_name=fx.campaign.name) is None
+    # when a's lease runs out while b's is still live
+    _expire(task)
+    # then the free slot goes to c, and the task is full again
+    assert task_next(annotator=c, campaign_name=fx.campaign.name).id == task.id
+    task_submit(annotator=b, task_id=task.id, selected_ids=[])
+    task_submit(annotator=c, task_id=task.id, selected_ids=[])
+    assert Task.objects.get(pk=task.id).status == Task.Status.DONE
+    assert task_next(annotator=a, campaign_name=fx.campaign.name) is None
+
+
 def test_late_answer_is_kept_when_nobody_took_the_task():
     fx = campaign_build(anchors=1, iterations=(1,), lease_seconds=1)
     a = annotator_create("a")
