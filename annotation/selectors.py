@@ -151,11 +151,6 @@ def task_candidate_rows(*, task: Task) -> list[dict]:
     return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
-def lease_expiry(*, task: Task, annotator: AbstractBaseUser) -> dt.datetime | None:
-    return (Lease.objects.filter(task=task, annotator=annotator)
-            .values_list("expires_at", flat=True).first())
-
-
 def annotator_progress(*, annotator: AbstractBaseUser, campaign: Campaign) -> dict[str, int]:
     """What the annotator page shows: done today (all campaigns and this one), what is left.
 
