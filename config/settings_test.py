@@ -27,3 +27,11 @@ def _offline_text_model() -> str:
 
 
 TEXT_MODEL = os.environ.get("TEXT_MODEL_TEST", "") or _offline_text_model()
+
+# On SQLite the test database is a file, not Django's shared-cache in-memory database: the live
+# server of the browser tests answers the page's parallel requests (next task, progress) in
+# threads, and a shared-cache database refuses a concurrent write at once with "database table
+# is locked" instead of waiting for the lock (the OPTIONS timeout applies to files only).
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(os.environ["STICKERSIM_VAR_DIR"], "test-db.sqlite3")}

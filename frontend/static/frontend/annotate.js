@@ -1,11 +1,7 @@
 // The annotator page: one task on screen, the next one leased and its media loaded ahead.
 // Vanilla JS, no build step. Talks to the JSON API with the session cookie + CSRF header.
-//
-// No answer is ever lost: each one is written to a durable outbox (localStorage) before it is
-// sent, and leaves it only when the server has answered for good (stored, or refused with a
-// message). A network failure, a 5xx, a reload or a closed tab keeps it there; it is sent again
-// with backoff, on the `online` event and on the next page load. Sending twice is safe: the
-// server stores one answer per submission_id (and per task and annotator).
+// Every answer goes through the durable outbox of outbox.js (loaded first): kept in the
+// browser before it is sent, sent again until the server has answered for good.
 (() => {
   "use strict";
   const root = document.getElementById("annotator");
@@ -13,8 +9,6 @@
   const KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "0",
                 "q", "w", "e", "r", "t", "y", "u", "i", "o", "p"];
   const SEND_TIMEOUT_MS = 15000; // a hung answer request counts as a network failure
-  const RETRY_FIRST_MS = 1000;   // backoff of an unsent answer: 1 s, 2 s, 4 s ... 60 s
-  const RETRY_MAX_MS = 60000;
   const $ = (id) => document.getElementById(id);
   const urls = {
     next: root.dataset.nextUrl,
@@ -73,62 +67,7 @@
     el.hidden = !text;
   }
 
-  // --- the outbox --------------------------------------------------------------------------
-  // One storage key per answer, not one list: two tabs never overwrite each other's answers.
-  // Keys name the campaign and the user, so people sharing a browser keep theirs apart.
-
-  function localStorageOrNull() {
-    try {
-      const storage = window.localStorage; // the getter itself throws when storage is blocked
-      storage.setItem("stickersim.probe", "1");
-      storage.removeItem("stickersim.probe");
-      return storage;
-    } catch (e) {
-      return null; // private mode, storage disabled: the outbox lives in memory only
-    }
-  }
-
-  function makeOutbox(storage, prefix) {
-    const memory = new Map(); // entries storage refused (quota), or all without storage
-    return {
-      prefix,
-      put(entry) {
-        try {
-          if (storage) { storage.setItem(prefix + entry.id, JSON.stringify(entry)); return; }
-        } catch (e) { /* quota exceeded: keep it in memory, it is still sent */ }
-        memory.set(entry.id, entry);
-      },
-      remove(id) {
-        memory.delete(id);
-        try { if (storage) storage.removeItem(prefix + id); } catch (e) { /* nothing to do */ }
-      },
-      // Oldest first, so answers reach the server in the order they were given.
-      entries() {
-        const found = new Map(memory);
-        try {
-          for (let i = 0; storage && i < storage.length; i++) {
-            const key = storage.key(i);
-            if (!key || !key.startsWith(prefix)) continue;
-            try {
-              const entry = JSON.parse(storage.getItem(key));
-              if (entry && entry.id && entry.task) found.set(entry.id, entry);
-            } catch (e) { /* unreadable: not an answer */ }
-          }
-        } catch (e) { /* storage went away: memory is all there is */ }
-        return [...found.values()].sort(
-          (a, b) => (a.savedAt - b.savedAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-      },
-    };
-  }
-
-  const storage = localStorageOrNull();
-  const outbox = makeOutbox(storage, ["stickersim.outbox.v1", root.dataset.campaign,
-    root.dataset.user || "anonymous", ""].map(encodeURIComponent).join("/"));
-  const sending = new Map(); // entry id -> promise of its request in flight (one per entry)
-  const retries = new Map(); // entry id -> {attempts, dueAt, network}: this tab's backoff
-  let flushing = null;       // the promise of the flush pass in flight
-  let flushTimer = null;
-  let signedOut = false;     // the last answer got 401/403: the session expired
+  // --- answers, kept in the outbox of outbox.js until the server has them -----------------
 
   function uniqueKey() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID(); // secure contexts only
@@ -151,12 +90,6 @@
     return entry;
   }
 
-  // A refusal is final (the answer will never be stored: show why and drop it); anything else
-  // (network, timeout, 5xx, expired session, rate limit) may pass later, so the answer stays.
-  function isRefusal(status) {
-    return status >= 400 && status < 500 && ![401, 403, 408, 425, 429].includes(status);
-  }
-
   function refusalText(taskId, message) {
     const named = `task ${taskId}:`;  // the server's refusals often start by naming the task
     const reason = message.toLowerCase().startsWith(named)
@@ -164,116 +97,22 @@
     return `Task ${taskId}: ${reason}`;
   }
 
-  function backoff(id, status) {
-    const attempts = ((retries.get(id) || {}).attempts || 0) + 1;
-    const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (attempts - 1));
-    retries.set(id, { attempts, network: !status,
-                      dueAt: Date.now() + delay * (0.75 + Math.random() / 2) });
-  }
-
-  // One attempt to send one answer; resolves to "stored", "refused" or "kept", never rejects.
-  function deliver(entry) {
-    if (sending.has(entry.id)) return sending.get(entry.id);
-    const url = entry.kind === "skip" ? urls.skip(entry.task) : urls.submit(entry.task);
-    const attempt = api("POST", url, entry.body, SEND_TIMEOUT_MS)
-      .then(() => {
-        outbox.remove(entry.id);
-        retries.delete(entry.id);
-        signedOut = false;
-        return "stored";
-      })
-      .catch((err) => {
-        if (isRefusal(err.status)) {
-          outbox.remove(entry.id);
-          retries.delete(entry.id);
-          say(refusalText(entry.task, err.message), "error");
-          return "refused";
-        }
-        signedOut = err.status === 401 || err.status === 403;
-        backoff(entry.id, err.status);
-        return "kept";
-      })
-      .finally(() => {
-        sending.delete(entry.id);
-        showOutbox();
-        if (!flushing) scheduleFlush();
-      });
-    sending.set(entry.id, attempt);
-    return attempt;
-  }
-
-  // Sends what the outbox holds whose backoff is due, oldest first. A network failure ends
-  // the pass (the rest would fail too); a 5xx on one answer does not hold back the others.
-  function flush() {
-    if (flushing) return flushing;
-    clearTimeout(flushTimer);
-    flushTimer = null;
-    flushing = (async () => {
-      let settled = 0;
-      for (const entry of outbox.entries()) {
-        const retry = retries.get(entry.id);
-        if (retry && retry.dueAt > Date.now()) continue;
-        const outcome = await deliver(entry);
-        if (outcome !== "kept") settled++;
-        else if ((retries.get(entry.id) || {}).network) break;
-      }
-      return settled;
-    })().finally(() => { flushing = null; scheduleFlush(); });
-    flushing.then((settled) => {
-      if (!settled) return;
+  const storage = StickersimOutbox.localStorageOrNull();
+  const outbox = StickersimOutbox.create({
+    campaign: root.dataset.campaign,
+    user: root.dataset.user,
+    storage,
+    indicator: $("outbox"),
+    send: (entry) => api("POST", entry.kind === "skip" ? urls.skip(entry.task)
+      : urls.submit(entry.task), entry.body, SEND_TIMEOUT_MS),
+    onRefused: (entry, err) => say(refusalText(entry.task, err.message), "error"),
+    onSettled: () => {
       refreshProgress();
       // The leases those answers held are free now: get the task that could not be had.
       if (busy) return;
       if (waiting) loadFirst(); else if (current && buffered === undefined) fetchAhead();
-    });
-    return flushing;
-  }
-
-  function scheduleFlush() {
-    if (flushing) return; // the pass schedules the next one when it ends
-    clearTimeout(flushTimer);
-    flushTimer = null;
-    const due = outbox.entries().filter((e) => !sending.has(e.id))
-      .map((e) => (retries.get(e.id) || { dueAt: 0 }).dueAt);
-    if (!due.length) return;
-    const delay = Math.max(0, Math.min(...due) - Date.now());
-    flushTimer = setTimeout(() => { flushTimer = null; flush(); }, delay);
-  }
-
-  function pendingTaskIds() {
-    return [...new Set(outbox.entries().map((e) => e.task))];
-  }
-
-  function leaveWarning(event) {
-    event.preventDefault();
-    event.returnValue = ""; // older browsers need it set to show the dialog
-  }
-
-  let warning = false;
-  // Listening to beforeunload only while something is unsent keeps the back/forward cache.
-  function warnOnLeave(on) {
-    if (on === warning) return;
-    warning = on;
-    if (on) window.addEventListener("beforeunload", leaveWarning);
-    else window.removeEventListener("beforeunload", leaveWarning);
-  }
-
-  function showOutbox() {
-    const n = outbox.entries().length;
-    const el = $("outbox");
-    if (!n) {
-      el.textContent = "All answers saved";
-      el.className = "outbox saved";
-    } else {
-      let text = `${n} answer${n === 1 ? "" : "s"} waiting to be sent`;
-      if (signedOut) text += ": log in again to send them";
-      else if (!navigator.onLine) text += " (offline)";
-      el.textContent = text;
-      el.className = "outbox pending";
-    }
-    el.dataset.pending = String(n);
-    warnOnLeave(n > 0);
-  }
+    },
+  });
 
   // --- tasks on screen ---------------------------------------------------------------------
 
@@ -390,10 +229,10 @@
   async function fetchAhead() {
     if (!current) return;
     if (prefetching) return prefetching;
-    prefetching = api("POST", nextUrl([current.id, ...pendingTaskIds()]))
+    prefetching = api("POST", nextUrl([current.id, ...outbox.pendingTasks()]))
       .then((task) => {
         // "None left" is not final while unsent answers still hold leases (two at most).
-        buffered = task || (outbox.entries().length ? undefined : null);
+        buffered = task || (outbox.pending() ? undefined : null);
         if (task) preload(task);
       })
       // undefined, not null: "could not fetch" must not read as "no task left"
@@ -427,10 +266,8 @@
     }
     busy = true;
     say("");
-    const entry = outboxEntry(kind, current);
-    outbox.put(entry); // stored in the browser before anything goes on the network
-    showOutbox();
-    advance(deliver(entry)).finally(() => { busy = false; });
+    // Kept in the browser before anything goes on the network, then sent.
+    advance(outbox.add(outboxEntry(kind, current))).finally(() => { busy = false; });
   }
 
   async function refreshProgress() {
@@ -448,13 +285,13 @@
     clearTimeout(loadTimer);
     loading = (async () => {
       try {
-        const task = await api("POST", nextUrl(pendingTaskIds()));
+        const task = await api("POST", nextUrl(outbox.pendingTasks()));
         if (loadFailed) { say(""); loadFailed = false; }
         if (task) {
           current = task;
           render(current);
           fetchAhead();
-        } else if (outbox.entries().length) {
+        } else if (outbox.pending()) {
           showWaiting("The next task loads once your earlier answers are sent.");
         } else {
           showDone();
@@ -493,14 +330,7 @@
     $("instructions").open = !$("instructions").open;
   });
   window.addEventListener("online", () => {
-    retries.clear(); // back online: send everything now, not at the end of its backoff
-    showOutbox();
-    flush().then(() => { if (waiting && !busy) loadFirst(); });
-  });
-  window.addEventListener("offline", showOutbox);
-  window.addEventListener("storage", (ev) => {
-    // another tab of this campaign added or sent an answer
-    if (ev.key === null || ev.key.startsWith(outbox.prefix)) showOutbox();
+    outbox.retryNow().then(() => { if (waiting && !busy) loadFirst(); });
   });
 
   // The instructions open on a first visit; later visits (and phones) start with them folded.
@@ -509,8 +339,7 @@
   try { if (storage) storage.setItem("stickersim.instructionsSeen", "1"); } catch (e) { /* full */ }
 
   // Answers left by an earlier visit go out alongside the first task, which skips their tasks.
-  showOutbox();
-  flush();
+  outbox.start();
   loadFirst();
   refreshProgress();
 })();
