@@ -32,7 +32,13 @@ from annotation.selectors import (
     user_is_annotator,
 )
 from annotation.services.annotations_io import annotation_lines
-from annotation.services.tasks import LeasedTask, task_next, task_skip, task_submit
+from annotation.services.tasks import (
+    LeasedTask,
+    task_next,
+    task_skip,
+    task_submit,
+    task_submit_and_next,
+)
 
 
 class IsAnnotator(BasePermission):
@@ -87,6 +93,11 @@ class AnnotationOutSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class SubmittedOutSerializer(AnnotationOutSerializer):
+    next = TaskOutSerializer(required=False, allow_null=True, help_text=(
+        "with ?next=<campaign>: the next task leased to the caller (null: none left)"))
+
+
 def _sticker_out(sticker: dict) -> dict:
     """A LeasedTask sticker dict in the StickerOutSerializer shape (``file`` becomes a URL)."""
     out = dict(sticker)
@@ -114,6 +125,15 @@ def _annotation_out(annotation: Annotation, selected_ids: list[str] | None = Non
             "selected": selected_ids,
             "duration_ms": annotation.duration_ms, "submission_id": annotation.submission_id,
             "created_at": annotation.created_at}
+
+
+def _exclude_ids(request: Request) -> list[int]:
+    """The ``exclude`` query parameter: comma-separated task ids (400 on anything else)."""
+    raw = request.query_params.get("exclude", "")
+    try:
+        return [int(x) for x in raw.split(",") if x.strip()]
+    except ValueError as exc:
+        raise serializers.ValidationError({"exclude": "comma-separated task ids"}) from exc
 
 
 def _refused(exc: InputError) -> Response:
@@ -152,11 +172,7 @@ class TaskNextApi(APIView):
         responses={200: TaskOutSerializer, 204: OpenApiResponse(description="no task left")},
     )
     def post(self, request: Request, name: str) -> Response:
-        raw = request.query_params.get("exclude", "")
-        try:
-            exclude = [int(x) for x in raw.split(",") if x.strip()]
-        except ValueError:
-            return Response({"detail": "exclude: comma-separated task ids"}, status=400)
+        exclude = _exclude_ids(request)
         try:
             task = task_next(annotator=request.user, campaign_name=name,
                              exclude_task_ids=exclude)
@@ -197,24 +213,39 @@ class TaskSubmitApi(APIView):
                     "select at least one candidate, or say none=true")
             return data
 
-    @extend_schema(request=InputSerializer, responses={
-        201: AnnotationOutSerializer, 200: AnnotationOutSerializer, 409: ErrorSerializer})
+    @extend_schema(
+        request=InputSerializer,
+        parameters=[
+            OpenApiParameter("next", str, description=(
+                "a campaign name: also lease the caller's next task there and return it under "
+                "`next`, saving the next-task request")),
+            OpenApiParameter("exclude", str, description="with next: as for next task"),
+        ],
+        responses={201: SubmittedOutSerializer, 200: SubmittedOutSerializer,
+                   409: ErrorSerializer})
     def post(self, request: Request, task_id: int) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        answer = {"annotator": request.user, "task_id": task_id,
+                  "selected_ids": data.validated_data["selected"],
+                  "submission_id": data.validated_data["submission_id"],
+                  "duration_ms": data.validated_data["duration_ms"]}
+        next_in = request.query_params.get("next")
         try:
-            result = task_submit(
-                annotator=request.user, task_id=task_id,
-                selected_ids=data.validated_data["selected"],
-                submission_id=data.validated_data["submission_id"],
-                duration_ms=data.validated_data["duration_ms"],
-            )
-        except Task.DoesNotExist as exc:
+            if next_in:
+                result, leased = task_submit_and_next(
+                    **answer, campaign_name=next_in, exclude_task_ids=_exclude_ids(request))
+            else:
+                result, leased = task_submit(**answer), None
+        except (Task.DoesNotExist, Campaign.DoesNotExist) as exc:
             raise Http404(str(exc)) from exc
         except InputError as exc:
             return _refused(exc)
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
-        return Response(_annotation_out(result.annotation, result.selected_ids), status=code)
+        out = _annotation_out(result.annotation, result.selected_ids)
+        if next_in:
+            out["next"] = _task_out(leased) if leased is not None else None
+        return Response(out, status=code)
 
 
 class TaskSkipApi(APIView):

@@ -63,6 +63,9 @@ def parse_args() -> argparse.Namespace:
     # A person judges 20 candidates in several seconds; 1 s is a deliberately fast annotator.
     p.add_argument("--think-ms", type=float, default=1000.0,
                    help="mean time an annotator looks at a task in the paced phases")
+    p.add_argument("--protocol", choices=("separate", "combined"), default="separate",
+                   help="separate: next -> submit; combined: each submit also returns the next "
+                        "task (?next=<campaign>), one request per task")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
     return p.parse_args()
 
@@ -256,40 +259,47 @@ async def ping_loop(port: int, token: str, stats: Stats, think_s: float,
 
 
 async def annotate_loop(port: int, user: tuple[str, str], campaign: str, stats: Stats,
-                        think_s: float, stop: asyncio.Event) -> None:
+                        think_s: float, combined: bool, stop: asyncio.Event) -> None:
     username, token = user
     client = Client(port, token, stats)
     try:
-        await _annotate(client, username, campaign, stats, think_s, stop)
+        await _annotate(client, username, campaign, stats, think_s, stop, combined)
     except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
         stats.errors.append(f"{username}: {exc!r}")
     client.close()
 
 
 async def _annotate(client: Client, username: str, campaign: str, stats: Stats, think_s: float,
-                    stop: asyncio.Event) -> None:
+                    stop: asyncio.Event, combined: bool) -> None:
     # Paced annotators arrive over one think time, not all in the same millisecond: a burst of
     # 50 requests at once would measure the phase's first second, not the annotators' pace.
     await asyncio.sleep(random.uniform(0, think_s))
+    task = None
     while not stop.is_set():
-        status, task = await client.call("next", "POST",
-                                         f"/api/campaigns/{campaign}/tasks/next/")
-        if status == 204:
-            break
-        if status != 200:
-            stats.errors.append(f"next {status}: {task}")
-            break
+        if task is None:
+            status, task = await client.call("next", "POST",
+                                             f"/api/campaigns/{campaign}/tasks/next/")
+            if status == 204:
+                break
+            if status != 200:
+                stats.errors.append(f"next {status}: {task}")
+                break
         if think_s:
             await asyncio.sleep(think_time(think_s))
         selected = [c["sticker_id"] for c in task["candidates"][:2]]
         body = {"selected": selected, "submission_id": f"{username}-{task['id']}",
                 "duration_ms": 1500}
-        status, answer = await client.call("submit", "POST", f"/api/tasks/{task['id']}/submit/",
-                                           body)
+        # combined: the submit also leases and returns the next task (?next=<campaign>)
+        query = f"?next={campaign}" if combined else ""
+        status, answer = await client.call(
+            "submit", "POST", f"/api/tasks/{task['id']}/submit/{query}", body)
         if status == 201 and sorted(answer["selected"]) == sorted(selected):
             stats.accepted.append((task["id"], username, tuple(sorted(selected))))
         else:
             stats.errors.append(f"submit {status}: {answer}")
+        task = answer.get("next") if combined and isinstance(answer, dict) else None
+        if combined and task is None:
+            break  # nothing left for this annotator
 
 
 def cpu_seconds(server_pid: int) -> dict[str, float]:
@@ -372,12 +382,14 @@ def phases_run(args: argparse.Namespace, port: int, campaign: str,
                users: list[tuple[str, str]], server_pid: int) -> Phases:
     out = Phases()
     n, duration, think = args.annotators, args.duration, args.think_ms / 1000
+    combined = args.protocol == "combined"
     plan = {
         "ping": (ping_loop, lambda i: (port, users[i][1], out.ping, 0.0)),
-        "work": (annotate_loop, lambda i: (port, users[i], campaign, out.work, 0.0)),
+        "work": (annotate_loop,
+                 lambda i: (port, users[i], campaign, out.work, 0.0, combined)),
         "paced_ping": (ping_loop, lambda i: (port, users[i][1], out.paced_ping, think)),
         "paced_work": (annotate_loop,
-                       lambda i: (port, users[i], campaign, out.paced_work, think)),
+                       lambda i: (port, users[i], campaign, out.paced_work, think, combined)),
     }
     for name, (target, args_for) in plan.items():
         before = cpu_seconds(server_pid)
@@ -441,7 +453,7 @@ def main() -> None:
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPU(s); "
           f"gunicorn gthread {args.workers} workers x {args.threads} threads; "
           f"{args.annotators} simulated annotators, {args.duration:.0f} s per phase, "
-          f"think {args.think_ms:.0f} ms")
+          f"think {args.think_ms:.0f} ms; protocol {args.protocol}")
     database_recreate(url)
     django_setup(url)
     t0 = time.perf_counter()

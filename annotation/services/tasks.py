@@ -339,6 +339,29 @@ def _task_submit_pg(
     raise InputError(f"task {task_id}", LEASE_LOST if status == "lease_lost" else OTHER_ITERATION)
 
 
+def task_submit_and_next(
+    *,
+    annotator: AbstractBaseUser,
+    task_id: int,
+    selected_ids: list[str],
+    campaign_name: str,
+    submission_id: str = "",
+    duration_ms: int | None = None,
+    exclude_task_ids: Iterable[int] = (),
+) -> tuple[Submitted, LeasedTask | None]:
+    """Stores the answer, then leases the annotator's next task in the campaign: one request
+    per task instead of two for a client that asks for the next task after every answer.
+
+    Two steps, each with its own guarantees: a refused answer raises before anything is
+    leased; an unknown campaign raises ``Campaign.DoesNotExist`` after the answer is stored.
+    """
+    submitted = task_submit(annotator=annotator, task_id=task_id, selected_ids=selected_ids,
+                            submission_id=submission_id, duration_ms=duration_ms)
+    leased = task_next(annotator=annotator, campaign_name=campaign_name,
+                       exclude_task_ids=exclude_task_ids)
+    return submitted, leased
+
+
 def task_skip(*, annotator: AbstractBaseUser, task_id: int) -> Skip:
     """"I can't judge": records a Skip, frees the annotator's lease; the task goes back to the
     pool for the other annotators and counts for nothing. Skipping twice stores one Skip.

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from annotation.models import Annotation, Skip, Task
+from annotation.models import Annotation, Lease, Skip, Task
 from tests.annotation.campaign_factory import annotator_create, campaign_build, candidate_ids
 
 pytestmark = pytest.mark.django_db
@@ -109,6 +109,34 @@ def test_next_payload_is_the_candidate_set_in_rank_order(setup):
         "sticker_id": first.sticker_id, "url": first.file.url, "media_type": first.media_type,
         "is_animated": first.is_animated, "width": first.width, "height": first.height,
         "rank": None}
+
+
+def test_submit_with_next_stores_the_answer_and_leases_the_next_task(setup):
+    # given
+    fx, user, client = setup
+    name = fx.campaign.name
+    task = client.post(f"/api/campaigns/{name}/tasks/next/").json()
+    ahead = client.post(f"/api/campaigns/{name}/tasks/next/?exclude={task['id']}").json()
+    chosen = [task["candidates"][1]["sticker_id"]]
+    # when: the page answers the task on screen and asks for the one after the buffered one
+    resp = client.post(f"/api/tasks/{task['id']}/submit/?next={name}&exclude={ahead['id']}",
+                       {"selected": chosen, "submission_id": "k"}, format="json")
+    # then: the answer is stored once, and a third task is leased, not the buffered one
+    assert resp.status_code == 201
+    body = resp.json()
+    assert body["selected"] == chosen and body["task"] == task["id"]
+    assert body["next"]["id"] not in (task["id"], ahead["id"])
+    assert body["next"]["anchor"]["sticker_id"] != ahead["anchor"]["sticker_id"]
+    assert len(body["next"]["candidates"]) == 20
+    assert Annotation.objects.filter(task_id=task["id"], annotator=user).count() == 1
+    # and a refused answer leases nothing
+    stranger = annotator_create("stranger")
+    other = APIClient()
+    other.force_authenticate(stranger)
+    refused = other.post(f"/api/tasks/{task['id']}/submit/?next={name}", {"none": True},
+                         format="json")
+    assert refused.status_code == 409
+    assert not Lease.objects.filter(annotator=stranger).exists()
 
 
 def test_token_auth_for_scripts(setup):
