@@ -12,4 +12,11 @@ from annotation.services.queries import (  # noqa: F401
     queries_import,
 )
 from annotation.services.stickers import ImportReport, stickers_import  # noqa: F401
-from annotation.services.tasks import Submitted, task_next, task_skip, task_submit  # noqa: F401
+from annotation.services.tasks import (  # noqa: F401
+    LeasedTask,
+    Submitted,
+    task_next,
+    task_skip,
+    task_submit,
+    task_submit_and_next,
+)

@@ -1,8 +1,9 @@
 """Task assignment and answers: lease the next task, submit a selection, skip (paper 001, 3.2).
 
 Concurrency lives in the database, not in Python memory:
-- each service first locks the annotator's user row, so one annotator's parallel requests (two
-  tabs, a retried POST) run one after the other;
+- each service first takes the annotator's lock (an advisory lock on PostgreSQL, the user row
+  elsewhere), so one annotator's parallel requests (two tabs, a retried POST) run one after
+  the other;
 - ``task_next`` takes the candidate task row with ``SELECT ... FOR UPDATE SKIP LOCKED`` on
   PostgreSQL, so two annotators never wait on, nor get, the same row; every write that adds a
   lease or an answer to a task holds that task's row lock, so a count re-read under the lock
