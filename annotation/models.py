@@ -157,7 +157,9 @@ class Task(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["campaign", "status", "id"])]
+        # The pick's scan: a campaign's open tasks in hand-out order (selectors.tasks_available).
+        indexes = [models.Index(fields=["campaign", "status", "iteration", "id"],
+                                name="annotation_task_pick_idx")]
 
 
 class Lease(models.Model):

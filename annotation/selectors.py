@@ -79,9 +79,10 @@ def tasks_available(
         .exclude(anchor_id__in=held.values("task__anchor_id"))
         .alias(taken=answers + live_leases)
         .filter(taken__lt=campaign.annotators_per_task)
-        # Creation order, which the (campaign, status, id) index serves without a sort:
-        # candidate sets of iteration 1 are built before those of iteration 2.
-        .order_by("pk")
+        # Iteration 1 before iteration 2 (the protocol's order), then creation order: the
+        # pick index serves it without a sort, and an annotator working alone on tasks created
+        # anchor by anchor does not scan past the other iteration of each anchor they judged.
+        .order_by("iteration", "pk")
     )
 
 

@@ -153,22 +153,26 @@ def task_next(
     exclude = list(exclude_task_ids)
     now = timezone.now()
     if _on_postgresql():
-        found = _decoded(tasks_pg.task_next(
+        return _leased_task_pg(tasks_pg.task_next(
             user_id=annotator.pk, campaign_name=campaign_name, exclude=exclude, now=now,
-            max_leases=MAX_LEASES_PER_ANNOTATOR, attempts=MAX_LEASE_ATTEMPTS))
-        if found["status"] == "no_campaign":
-            raise Campaign.DoesNotExist(f"no campaign named {campaign_name!r}")
-        if found["status"] != "leased":
-            return None
-        return LeasedTask(
-            id=found["id"], campaign=campaign_name, iteration=found["iteration"],
-            anchor_id=found["anchor_id"], anchor=found["anchor"],
-            candidates=found["candidates"],
-            lease_expires_at=dt.datetime.fromisoformat(found["lease_expires_at"]))
+            max_leases=MAX_LEASES_PER_ANNOTATOR, attempts=MAX_LEASE_ATTEMPTS), campaign_name)
     campaign = Campaign.objects.get(name=campaign_name)
     with transaction.atomic():
         _lock_annotator(annotator)
         return _task_next_orm(annotator=annotator, campaign=campaign, exclude=exclude, now=now)
+
+
+def _leased_task_pg(found: dict | str, campaign_name: str) -> LeasedTask | None:
+    """``annotation_task_next``'s answer as task_next returns it."""
+    found = _decoded(found)
+    if found["status"] == "no_campaign":
+        raise Campaign.DoesNotExist(f"no campaign named {campaign_name!r}")
+    if found["status"] != "leased":
+        return None
+    return LeasedTask(
+        id=found["id"], campaign=campaign_name, iteration=found["iteration"],
+        anchor_id=found["anchor_id"], anchor=found["anchor"], candidates=found["candidates"],
+        lease_expires_at=dt.datetime.fromisoformat(found["lease_expires_at"]))
 
 
 def _task_next_orm(
@@ -259,6 +263,13 @@ def _check_may_answer(*, annotator: AbstractBaseUser, task: Task, now: dt.dateti
         raise InputError(f"task {task.pk}", OTHER_ITERATION)
 
 
+def _checked_duration(submission_id: str, duration_ms: int | None) -> int | None:
+    """Checks an answer's submission_id; returns its duration (negative clamps to 0)."""
+    if len(submission_id) > 64:
+        raise InputError("submission_id", "at most 64 characters")
+    return max(0, int(duration_ms)) if duration_ms is not None else None
+
+
 def task_submit(
     *,
     annotator: AbstractBaseUser,
@@ -274,9 +285,7 @@ def task_submit(
     done once it has ``campaign.annotators_per_task`` answers and releases the lease. Raises
     ``Task.DoesNotExist`` for an unknown task, InputError for a refused answer.
     """
-    if len(submission_id) > 64:
-        raise InputError("submission_id", "at most 64 characters")
-    duration = max(0, int(duration_ms)) if duration_ms is not None else None
+    duration = _checked_duration(submission_id, duration_ms)
     now = timezone.now()
     if _on_postgresql():
         return _task_submit_pg(annotator=annotator, task_id=task_id, selected_ids=selected_ids,
@@ -320,9 +329,19 @@ def _task_submit_pg(
     duration_ms: int | None, now: dt.datetime,
 ) -> Submitted:
     """task_submit on PostgreSQL: one function call checks and stores; refusals become errors."""
-    result = _decoded(tasks_pg.task_submit(
+    return _submitted_pg(tasks_pg.task_submit(
         user_id=annotator.pk, task_id=task_id, selected_ids=list(dict.fromkeys(selected_ids)),
-        submission_id=submission_id, duration_ms=duration_ms, now=now))
+        submission_id=submission_id, duration_ms=duration_ms, now=now),
+        annotator=annotator, task_id=task_id, submission_id=submission_id,
+        duration_ms=duration_ms, now=now)
+
+
+def _submitted_pg(
+    result: dict | str, *, annotator: AbstractBaseUser, task_id: int, submission_id: str,
+    duration_ms: int | None, now: dt.datetime,
+) -> Submitted:
+    """``annotation_task_submit``'s answer as task_submit returns it (refusals raise)."""
+    result = _decoded(result)
     status = result["status"]
     if status == "stored":
         annotation = Annotation(pk=result["annotation_id"], task_id=task_id, annotator=annotator,
@@ -355,7 +374,20 @@ def task_submit_and_next(
 
     Two steps, each with its own guarantees: a refused answer raises before anything is
     leased; an unknown campaign raises ``Campaign.DoesNotExist`` after the answer is stored.
+    On PostgreSQL both run in one database call (migration 0003).
     """
+    if _on_postgresql():
+        duration = _checked_duration(submission_id, duration_ms)
+        now = timezone.now()
+        found = _decoded(tasks_pg.task_submit_next(
+            user_id=annotator.pk, task_id=task_id,
+            selected_ids=list(dict.fromkeys(selected_ids)), submission_id=submission_id,
+            duration_ms=duration, now=now, campaign_name=campaign_name,
+            exclude=list(exclude_task_ids), max_leases=MAX_LEASES_PER_ANNOTATOR,
+            attempts=MAX_LEASE_ATTEMPTS))
+        submitted = _submitted_pg(found["submitted"], annotator=annotator, task_id=task_id,
+                                  submission_id=submission_id, duration_ms=duration, now=now)
+        return submitted, _leased_task_pg(found["next"], campaign_name)
     submitted = task_submit(annotator=annotator, task_id=task_id, selected_ids=selected_ids,
                             submission_id=submission_id, duration_ms=duration_ms)
     leased = task_next(annotator=annotator, campaign_name=campaign_name,

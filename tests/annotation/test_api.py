@@ -129,6 +129,12 @@ def test_submit_with_next_stores_the_answer_and_leases_the_next_task(setup):
     assert body["next"]["anchor"]["sticker_id"] != ahead["anchor"]["sticker_id"]
     assert len(body["next"]["candidates"]) == 20
     assert Annotation.objects.filter(task_id=task["id"], annotator=user).count() == 1
+    # and a retried request (the response was lost) stores nothing and leases nothing more
+    again = client.post(f"/api/tasks/{task['id']}/submit/?next={name}&exclude={ahead['id']}",
+                        {"selected": chosen, "submission_id": "k"}, format="json")
+    assert again.status_code == 200 and again.json()["id"] == body["id"]
+    assert again.json()["next"]["id"] == body["next"]["id"]
+    assert Lease.objects.filter(annotator=user).count() == 2
     # and a refused answer leases nothing
     stranger = annotator_create("stranger")
     other = APIClient()

@@ -67,6 +67,18 @@ def test_two_annotators_never_share_a_task_and_iterations_split():
     assert task_next(annotator=c, campaign_name=fx.campaign.name).id == tb.id
 
 
+def test_tasks_go_out_iteration_by_iteration():
+    # given: tasks created anchor by anchor (a0 it1, a0 it2, a1 it1, ...), as an import makes
+    fx = campaign_build(anchors=3)
+    a, b, c, d = (annotator_create(n) for n in "abcd")
+    # when
+    picks = [task_next(annotator=u, campaign_name=fx.campaign.name) for u in (a, b, c, d)]
+    # then: every anchor's iteration 1 goes out before any iteration 2, in creation order
+    assert [(p.iteration, p.anchor_id) for p in picks] == [
+        (1, fx.stickers[0].pk), (1, fx.stickers[1].pk), (1, fx.stickers[2].pk),
+        (2, fx.stickers[0].pk)]
+
+
 def test_expired_lease_returns_the_task_to_the_pool():
     fx = campaign_build(anchors=1, iterations=(1,), lease_seconds=1)
     a, b = annotator_create("a"), annotator_create("b")
