@@ -1,7 +1,8 @@
 // The annotator page: one task on screen, the next one leased and its media loaded ahead.
 // Vanilla JS, no build step. Talks to the JSON API with the session cookie + CSRF header.
 // Every answer goes through the durable outbox of outbox.js (loaded first): kept in the
-// browser before it is sent, sent again until the server has answered for good.
+// browser before it is sent, sent again until the server has answered for good. Steady state:
+// one request per answer, whose response also brings the task after next (see answer).
 (() => {
   "use strict";
   const root = document.getElementById("annotator");
@@ -9,11 +10,15 @@
   const KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "0",
                 "q", "w", "e", "r", "t", "y", "u", "i", "o", "p"];
   const SEND_TIMEOUT_MS = 15000; // a hung answer request counts as a network failure
+  const PROGRESS_EVERY_MS = 30000; // while answering, the server's counts at most this often
   const $ = (id) => document.getElementById(id);
   const urls = {
     next: root.dataset.nextUrl,
     progress: root.dataset.progressUrl,
     submit: (id) => root.dataset.submitUrl.replace("/0/", `/${id}/`),
+    // also leases the caller's next task, not one of `exclude`, and returns it under `next`
+    submitAndNext: (id, exclude) => `${urls.submit(id)}?next=${
+      encodeURIComponent(root.dataset.campaign)}&exclude=${exclude.join(",")}`,
     skip: (id) => root.dataset.skipUrl.replace("/0/", `/${id}/`),
   };
 
@@ -25,6 +30,8 @@
   let selected = new Set(); // candidate indexes (0-based) toggled on
   let shownAt = 0;
   let busy = false;         // one answer at a time: a double Enter must not skip a task
+  let progress = null;      // the counts shown: the server's, plus the answers stored since
+  let progressAt = 0;       // when the server's counts were last asked for
   const videoCache = new Map(); // url -> <video> created while fetching ahead
 
   function csrfToken() {
@@ -97,14 +104,27 @@
     return `Task ${taskId}: ${reason}`;
   }
 
+  // ahead: given on an answer's first send from this page only (see answer), so a retry or a
+  // resend from an earlier visit never leases a task the page does not wait for.
+  function send(entry, ahead) {
+    if (entry.kind === "skip") {
+      return api("POST", urls.skip(entry.task), undefined, SEND_TIMEOUT_MS);
+    }
+    const url = ahead ? urls.submitAndNext(entry.task, [ahead.shown, ...outbox.pendingTasks()])
+      : urls.submit(entry.task);
+    return api("POST", url, entry.body, SEND_TIMEOUT_MS).then((data) => {
+      countStored();
+      if (ahead) ahead.next = data.next; // a task, or null: none left
+    });
+  }
+
   const storage = StickersimOutbox.localStorageOrNull();
   const outbox = StickersimOutbox.create({
     campaign: root.dataset.campaign,
     user: root.dataset.user,
     storage,
     indicator: $("outbox"),
-    send: (entry) => api("POST", entry.kind === "skip" ? urls.skip(entry.task)
-      : urls.submit(entry.task), entry.body, SEND_TIMEOUT_MS),
+    send,
     onRefused: (entry, err) => say(refusalText(entry.task, err.message), "error"),
     onSettled: () => {
       refreshProgress();
@@ -230,20 +250,25 @@
     if (!current) return;
     if (prefetching) return prefetching;
     prefetching = api("POST", nextUrl([current.id, ...outbox.pendingTasks()]))
-      .then((task) => {
-        // "None left" is not final while unsent answers still hold leases (two at most).
-        buffered = task || (outbox.pending() ? undefined : null);
-        if (task) preload(task);
-      })
+      .then(keepAhead)
       // undefined, not null: "could not fetch" must not read as "no task left"
       .catch(() => { buffered = undefined; })
       .finally(() => { prefetching = null; });
     return prefetching;
   }
 
-  // Shows the buffered task at once; the next fetch-ahead waits for the answer's first send,
-  // so the server never hands back the task just answered.
-  async function advance(answered) {
+  // The task fetched ahead (null: none left). "None left" is not final while unsent answers
+  // still hold leases (two at most).
+  function keepAhead(task) {
+    const shown = task && current && task.id === current.id; // never one task twice
+    buffered = shown ? undefined : task || (outbox.pending() ? undefined : null);
+    if (buffered) preload(buffered);
+  }
+
+  // Shows the buffered task at once. The task after it came with the answer's response
+  // (ahead.next) or is fetched once the answer's first send is over, so the server never
+  // hands back the task just answered and at most two leases are live.
+  async function advance(answered, ahead) {
     if (prefetching) await prefetching;
     const next = buffered;
     buffered = null;
@@ -253,8 +278,10 @@
       await answered;
     } finally {
       // After a failed fetch-ahead (next undefined) fetch the next task now instead.
-      if (current && next) fetchAhead(); else await loadFirst();
-      refreshProgress();
+      if (!current || !next) await loadFirst();
+      else if (ahead && ahead.next !== undefined) keepAhead(ahead.next);
+      else fetchAhead(); // not piggybacked, or its request failed: a fetch-ahead of its own
+      if (!current || Date.now() - progressAt >= PROGRESS_EVERY_MS) refreshProgress();
     }
   }
 
@@ -266,16 +293,32 @@
     }
     busy = true;
     say("");
+    // With the task after this one buffered already, the answer's own request leases the
+    // one after that: no separate fetch-ahead (skipping leases nothing: one follows a skip).
+    const ahead = kind !== "skip" && buffered && !prefetching ? { shown: buffered.id } : null;
     // Kept in the browser before anything goes on the network, then sent.
-    advance(outbox.add(outboxEntry(kind, current))).finally(() => { busy = false; });
+    advance(outbox.add(outboxEntry(kind, current), ahead), ahead)
+      .finally(() => { busy = false; });
+  }
+
+  function showProgress(p) {
+    progress = p;
+    $("done-today").textContent = p.done_today_in_campaign;
+    $("left").textContent = p.left_in_campaign;
   }
 
   async function refreshProgress() {
+    progressAt = Date.now();
     try {
-      const p = await api("GET", urls.progress);
-      $("done-today").textContent = p.done_today_in_campaign;
-      $("left").textContent = p.left_in_campaign;
+      showProgress(await api("GET", urls.progress));
     } catch (err) { /* progress is informative only */ }
+  }
+
+  // Counted here until the server's counts come (they replace these).
+  function countStored() {
+    if (!progress) return;
+    showProgress({ done_today_in_campaign: progress.done_today_in_campaign + 1,
+                   left_in_campaign: Math.max(0, progress.left_in_campaign - 1) });
   }
 
   let loadTimer = null;

@@ -7,12 +7,13 @@
 //
 //   const outbox = StickersimOutbox.create({campaign, user, storage, indicator, send,
 //                                           onRefused, onSettled});
-//   outbox.start()         draws the indicator, sends what an earlier visit left
-//   outbox.add(entry)      keeps the answer, then sends it: "stored", "refused" or "kept"
-//   outbox.flush()         sends what is due; resolves to how many answers were settled
-//   outbox.retryNow()      forgets the backoff and flushes (the browser is back online)
-//   outbox.pending()       how many answers are unsent
-//   outbox.pendingTasks()  the task ids they answer (their leases are still held)
+//   outbox.start()           draws the indicator, sends what an earlier visit left
+//   outbox.add(entry, live)  keeps the answer, then sends it: "stored", "refused" or "kept";
+//                            `live` goes to that first send only, never to a retry
+//   outbox.flush()           sends what is due; resolves to how many answers were settled
+//   outbox.retryNow()        forgets the backoff and flushes (the browser is back online)
+//   outbox.pending()         how many answers are unsent
+//   outbox.pendingTasks()    the task ids they answer (their leases are still held)
 //
 // An entry is {id, task, savedAt, ...}: a unique string id, the task id it answers and the
 // time it was given (answers are sent oldest first); the rest is only read by `send`.
@@ -79,8 +80,9 @@
 
   // campaign, user: name the storage keys (stickersim.outbox.v1/<campaign>/<user pk>/<id>).
   // storage: localStorage or null (see localStorageOrNull). indicator: the element that
-  // shows how many answers wait. send(entry): a promise, rejected with an Error whose
-  // `status` is the HTTP status (none for a network failure). onRefused(entry, err): the
+  // shows how many answers wait. send(entry, live): a promise, rejected with an Error whose
+  // `status` is the HTTP status (none for a network failure); `live` is what add() was given,
+  // on the answer's first send from this page, undefined on a retry. onRefused(entry, err): the
   // server refused it for good. onSettled(n): a flush pass stored or refused n > 0 answers.
   function create({ campaign, user, storage, indicator, send, onRefused, onSettled }) {
     const prefix = ["stickersim.outbox.v1", campaign, user || "anonymous", ""]
@@ -101,9 +103,9 @@
     }
 
     // One attempt to send one answer; resolves to "stored", "refused" or "kept", never rejects.
-    function deliver(entry) {
+    function deliver(entry, live) {
       if (sending.has(entry.id)) return sending.get(entry.id);
-      const attempt = send(entry)
+      const attempt = send(entry, live)
         .then(() => {
           store.remove(entry.id);
           retries.delete(entry.id);
@@ -194,10 +196,10 @@
 
     return Object.freeze({
       start() { show(); return flush(); },
-      add(entry) {
+      add(entry, live) {
         store.put(entry); // stored in the browser before anything goes on the network
         show();
-        return deliver(entry);
+        return deliver(entry, live);
       },
       flush,
       retryNow() {
