@@ -367,3 +367,155 @@ def test_the_page_works_without_local_storage(browser, live_server, campaign):
     assert errors == []
     context.close()
 
+
+# --- one request per answer: the answer's own request brings the task after next ---
+
+
+@pytest.fixture
+def long_campaign(settings):
+    """Eight anchors: eight tasks for anna, enough to answer six in a row with two ahead."""
+    from tests.annotation.campaign_factory import annotator_create, campaign_build
+
+    settings.ROOT_URLCONF = "tests.frontend.urls_with_media"
+    fx = campaign_build(name="long", anchors=8)
+    annotator_create("anna", password=PASSWORD)
+    return fx
+
+
+def _count_api_requests(page) -> list[str]:
+    """The page's API requests from now on, each as its kind: submit, next, progress, ...;
+    a submit that also leases the next task is "submit+next"."""
+    seen: list[str] = []
+
+    def kind(request) -> None:
+        path = request.url.split("?")[0]
+        if "/api/" not in path:
+            return
+        name = path.rstrip("/").rsplit("/", 1)[-1]
+        seen.append(name + ("+next" if name == "submit" and "next=" in request.url else ""))
+
+    page.on("request", kind)
+    return seen
+
+
+def test_answering_in_a_row_takes_one_request_per_answer(browser, live_server, long_campaign):
+    # given: anna's page with her first task on screen and the next one fetched ahead
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    requests = _count_api_requests(page)
+    _login(page, live_server, f"/campaigns/{long_campaign.campaign.name}/annotate/")
+    page.wait_for_selector("#candidates .tile >> nth=19")
+    _wait_ahead(page)
+    tiles = page.locator("#candidates .tile")
+    # when: she answers six tasks in a row, with the mouse, with keys, and "none similar"
+    answers = [  # (keys pressed or tiles clicked, then how she answers)
+        ((0,), "#btn-submit"), (("2", "w"), "Enter"), ((), "n"),
+        ((), "#btn-none"), (("5",), "Enter"), ((3, 4), "Enter"),
+    ]
+    shown, expected = [_task_id(page)], {}
+    for picks, how in answers:
+        for pick in picks:
+            if isinstance(pick, int):
+                tiles.nth(pick).click()
+            else:
+                page.keyboard.press(pick)
+        chosen = page.eval_on_selector_all(
+            "#candidates .tile[aria-pressed=true]", "ts => ts.map(t => t.dataset.stickerId)")
+        expected[int(shown[-1])] = sorted(chosen)
+        if how.startswith("#"):
+            page.click(how)
+        else:
+            page.keyboard.press(how)
+        # then: the next task is on screen at once, and its answer's request brings the next
+        assert _wait_new_task(page, shown[-1]) < 1.0
+        shown.append(_task_id(page))
+        _wait_ahead(page)
+    # then: one request per answer; the next-task endpoint only on load, progress only on load
+    assert requests.count("submit+next") == 6
+    assert requests.count("next") <= 2 and requests.count("progress") <= 2
+    assert len(requests) == 6 + requests.count("next") + requests.count("progress")
+    # then: each task was shown once, and each answer is stored once, as given
+    assert len(set(shown)) == len(shown) == 7
+    stored = _eventually(lambda: len(_answers()) == 6 and _answers(), page=page)
+    assert [a.task_id for a in stored] == [int(t) for t in shown[:6]]
+    assert len({a.submission_id for a in stored}) == 6
+    for a in stored:
+        assert sorted(a.selected.values_list("sticker_id", flat=True)) == expected[a.task_id]
+    page.wait_for_function("() => document.getElementById('done-today').textContent === '6'",
+                           timeout=5000)
+
+
+def test_when_the_answer_that_brings_the_next_task_fails_a_fetch_ahead_does(
+    browser, live_server, campaign
+):
+    # given: anna's first task on screen, the next fetched ahead, and her next answer's request
+    # (the one that also leases the task after next) failing once at the network level
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    first, expected = _open_and_select(page, live_server, campaign, (2,))
+    requests = _count_api_requests(page)
+    failed: list[str] = []
+
+    def fail_first_with_next(route) -> None:
+        if "next=" in route.request.url and not failed:
+            failed.append(route.request.url)
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route(SUBMIT_ROUTE, fail_first_with_next)
+    # when: she submits
+    page.keyboard.press("Enter")
+    assert _wait_new_task(page, first) < 1.0
+    second = _task_id(page)
+    # then: the outbox sends the answer again, without asking for a task, and it is stored once
+    assert _eventually(lambda: [a.task_id for a in _answers()] == [int(first)], page=page)
+    assert _wait_pending(page, 0) == "All answers saved"
+    assert requests.count("submit+next") == 1 and requests.count("submit") == 1
+    answer = _answers()[0]
+    assert sorted(answer.selected.values_list("sticker_id", flat=True)) == expected
+    # then: a plain fetch-ahead leased the task after the one on screen
+    assert requests.count("next") >= 1
+    _wait_ahead(page)
+    # when: she answers the task on screen
+    page.keyboard.press("n")
+    # then: the task fetched ahead is on screen at once, without a reload
+    assert _wait_new_task(page, second) < 1.0
+    assert _task_id(page) not in (first, second)
+    assert _eventually(lambda: len(_answers()) == 2, page=page)
+
+
+def test_done_today_counts_answers_on_the_page_and_matches_the_server_after_a_reload(
+    browser, live_server, long_campaign
+):
+    # given: anna's page, her counts read from the server on load
+    from django.contrib.auth import get_user_model
+
+    from annotation.selectors import annotator_progress
+
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    requests = _count_api_requests(page)
+    _login(page, live_server, f"/campaigns/{long_campaign.campaign.name}/annotate/")
+    page.wait_for_function("() => document.getElementById('done-today').textContent === '0'",
+                           timeout=5000)
+    left = int(page.text_content("#left"))
+    # when: she answers two tasks and skips a third
+    for key in ("n", "n", "s"):
+        _wait_ahead(page)
+        old = _task_id(page)
+        page.keyboard.press(key)
+        _wait_new_task(page, old)
+    _wait_ahead(page)
+    # then: the page counted the two answers (not the skip) without asking the server again
+    assert page.text_content("#done-today") == "2"
+    assert page.text_content("#left") == str(left - 2)
+    assert requests.count("progress") == 1
+    # when: she reloads the page
+    page.reload()
+    # then: the server's counts are the ones the page had
+    page.wait_for_selector("#candidates .tile >> nth=19")
+    page.wait_for_function("() => document.getElementById('done-today').textContent === '2'",
+                           timeout=5000)
+    assert page.text_content("#left") == str(left - 2)
+    anna = get_user_model().objects.get(username="anna")
+    server = _eventually(lambda: annotator_progress(
+        annotator=anna, campaign=long_campaign.campaign), page=page)
+    assert (server["done_today_in_campaign"], server["left_in_campaign"]) == (2, left - 2)
