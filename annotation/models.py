@@ -146,7 +146,9 @@ class Task(models.Model):
     candidate_set = models.OneToOneField(
         CandidateSet, on_delete=models.CASCADE, related_name="task"
     )
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="tasks")
+    # No index of its own: the pick index (below) starts with the campaign.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="tasks",
+                                 db_index=False)
     anchor = models.ForeignKey(Sticker, on_delete=models.CASCADE, related_name="+")
     iteration = models.PositiveSmallIntegerField()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)

@@ -56,7 +56,10 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--annotators", type=int, default=50)
     p.add_argument("--duration", type=float, default=30.0, help="seconds per phase")
-    p.add_argument("--anchors", type=int, default=5000, help="tasks = 2 x anchors")
+    # 24k tasks: enough that the fastest run here does not finish the campaign.
+    p.add_argument("--anchors", type=int, default=12000, help="tasks = 2 x anchors")
+    p.add_argument("--history", type=int, default=5000,
+                   help="anchors of an earlier, finished campaign (2 x answered tasks)")
     # 3 x 4 on 2 cores: 2 x 2 and 4 x 1 were tried and gave the same ratio within the spread.
     p.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     p.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
@@ -98,7 +101,40 @@ def django_setup(url: str) -> None:
     django.setup()
 
 
-def campaign_fill(*, anchors: int, annotators: int) -> tuple[str, list[tuple[str, str]]]:
+def history_fill(*, stickers: list, anchors: int, annotators: list, rng: random.Random) -> None:
+    """An earlier, finished campaign: ``anchors`` x 2 answered tasks with 2 candidates selected.
+
+    A lab's database is not empty when a campaign starts. With empty annotation tables the
+    statistics say "no rows", and every server connection would keep, for the whole run, the
+    plans (sequential scans) chosen for an empty table while it grows by thousands of rows.
+    """
+    from annotation.models import Annotation, Campaign, Candidate, CandidateSet, Task
+
+    campaign = Campaign.objects.create(name="bench-history", annotators_per_task=1)
+    pool = stickers[-STICKER_POOL:]
+    sets = CandidateSet.objects.bulk_create(
+        CandidateSet(campaign=campaign, anchor=stickers[a], iteration=it,
+                     retrieval_view="image" if it == 1 else "next_page")
+        for it in (1, 2) for a in range(min(anchors, len(stickers) - STICKER_POOL)))
+    chosen = {cs.pk: rng.sample(pool, CANDIDATES) for cs in sets}
+    Candidate.objects.bulk_create(
+        (Candidate(candidate_set=cs, sticker=s, rank=r)
+         for cs in sets for r, s in enumerate(chosen[cs.pk], start=1)), batch_size=5000)
+    tasks = Task.objects.bulk_create(
+        (Task(candidate_set=cs, campaign=campaign, anchor_id=cs.anchor_id,
+              iteration=cs.iteration, status=Task.Status.DONE) for cs in sets), batch_size=5000)
+    answers = Annotation.objects.bulk_create(
+        (Annotation(task=t, annotator=annotators[i % len(annotators)], submission_id=f"h{i}",
+                    duration_ms=1000) for i, t in enumerate(tasks)), batch_size=5000)
+    Annotation.selected.through.objects.bulk_create(
+        (Annotation.selected.through(annotation=a, sticker=s)
+         for a, t in zip(answers, tasks, strict=True) for s in chosen[t.candidate_set_id][:2]),
+        batch_size=5000)
+
+
+def campaign_fill(
+    *, anchors: int, annotators: int, history: int
+) -> tuple[str, list[tuple[str, str]]]:
     """The campaign and the (username, token) of each simulated annotator."""
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
@@ -137,15 +173,18 @@ def campaign_fill(*, anchors: int, annotators: int) -> tuple[str, list[tuple[str
             batch_size=5000,
         )
         group = annotators_group()
-        users = []
+        users, accounts = [], []
         for i in range(annotators):
             user = get_user_model().objects.create_user(f"bench{i:03d}")
             user.groups.add(group)
+            accounts.append(user)
             users.append((user.username, Token.objects.create(user=user).key))
+        history_fill(stickers=stickers, anchors=history, annotators=accounts, rng=rng)
     from django.db import connection
 
     with connection.cursor() as cur:
-        cur.execute("ANALYZE")
+        # Vacuumed and analyzed now, not by autovacuum during the first phase (ping).
+        cur.execute("VACUUM ANALYZE")
     return campaign.name, users
 
 
@@ -457,7 +496,8 @@ def main() -> None:
     database_recreate(url)
     django_setup(url)
     t0 = time.perf_counter()
-    campaign, users = campaign_fill(anchors=args.anchors, annotators=args.annotators)
+    campaign, users = campaign_fill(anchors=args.anchors, annotators=args.annotators,
+                                    history=args.history)
     print(f"campaign: {2 * args.anchors} tasks x {CANDIDATES} candidates "
           f"(filled in {time.perf_counter() - t0:.1f} s)")
     port = args.port or free_port()
