@@ -59,7 +59,8 @@ def tasks_available(
     the others, not to the one who could not judge it) or holds a live lease on; tasks whose
     answers plus live leases already reach ``annotators_per_task``; and tasks whose anchor the
     annotator judged or holds in the other iteration (SPEC: the two iterations of one anchor go
-    to different annotators). Expired leases count for nothing.
+    to different annotators). Expired leases count for nothing. Order: iteration, then creation;
+    the PostgreSQL pick (migration 0003) hands out tasks whose leases all expired first.
     """
     now = now or timezone.now()
     # Each exclusion is an uncorrelated subquery on the annotator's own rows (indexed by
