@@ -79,6 +79,25 @@ def test_tasks_go_out_iteration_by_iteration():
         (2, fx.stickers[0].pk)]
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql",
+                    reason="the PostgreSQL pick's order (migration 0003); SQLite keeps "
+                           "iteration order, covered by the test above")
+def test_abandoned_task_goes_out_before_free_ones():
+    # given: a0 it1 answered, a1 it1 leased then skipped (free again), a0 it2 leased by c
+    fx = campaign_build(anchors=2, lease_seconds=1)
+    a, b, c, d = (annotator_create(n) for n in "abcd")
+    first = task_next(annotator=a, campaign_name=fx.campaign.name)
+    task_submit(annotator=a, task_id=first.id, selected_ids=[])
+    skipped = task_next(annotator=b, campaign_name=fx.campaign.name)
+    abandoned = task_next(annotator=c, campaign_name=fx.campaign.name)
+    task_skip(annotator=b, task_id=skipped.id)
+    assert (skipped.iteration, abandoned.iteration) == (1, 2)
+    # when c's lease runs out
+    _expire(abandoned)
+    # then the abandoned task, waiting longest, goes out before the free iteration-1 task
+    assert task_next(annotator=d, campaign_name=fx.campaign.name).id == abandoned.id
+
+
 def test_expired_lease_returns_the_task_to_the_pool():
     fx = campaign_build(anchors=1, iterations=(1,), lease_seconds=1)
     a, b = annotator_create("a"), annotator_create("b")
