@@ -60,7 +60,7 @@ def tasks_available(
     answers plus live leases already reach ``annotators_per_task``; and tasks whose anchor the
     annotator judged or holds in the other iteration (SPEC: the two iterations of one anchor go
     to different annotators). Expired leases count for nothing. Order: iteration, then creation;
-    the PostgreSQL pick (migration 0003) hands out tasks whose leases all expired first.
+    the pick offers ``tasks_abandoned`` of these first.
     """
     now = now or timezone.now()
     # Each exclusion is an uncorrelated subquery on the annotator's own rows (indexed by
@@ -84,6 +84,18 @@ def tasks_available(
         # pick index serves it without a sort, and an annotator working alone on tasks created
         # anchor by anchor does not scan past the other iteration of each anchor they judged.
         .order_by("iteration", "pk")
+    )
+
+
+def tasks_abandoned(tasks: QuerySet[Task], *, now: dt.datetime) -> QuerySet[Task]:
+    """Those of ``tasks`` someone held and let expire, the longest waiting first: the pick hands
+    them out before the others. (The PostgreSQL pick, migration 0003, reads the same from the
+    task's hint: every slot was held until a moment now past.)"""
+    expired = Lease.objects.filter(task=OuterRef("pk"), expires_at__lte=now)
+    return (
+        tasks.filter(pk__in=Lease.objects.filter(expires_at__lte=now).values("task_id"))
+        .alias(abandoned_at=Subquery(expired.order_by("expires_at").values("expires_at")[:1]))
+        .order_by("abandoned_at", "pk")
     )
 
 

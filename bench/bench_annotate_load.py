@@ -50,6 +50,7 @@ sys.path.insert(0, str(REPO))
 
 CANDIDATES = 20
 STICKER_POOL = 600  # candidate stickers are drawn from this many rows
+CAMPAIGN = "bench"
 
 
 def parse_args() -> argparse.Namespace:
@@ -101,34 +102,47 @@ def django_setup(url: str) -> None:
     django.setup()
 
 
-def history_fill(*, stickers: list, anchors: int, annotators: list, rng: random.Random) -> None:
-    """An earlier, finished campaign: ``anchors`` x 2 answered tasks with 2 candidates selected.
+def tasks_fill(*, name: str, anchors: list, pool: list, rng: random.Random,
+               done: bool = False) -> tuple[list, dict[int, list]]:
+    """Campaign ``name``: 2 tasks per anchor (created anchor by anchor, as an import makes
+    them), 20 candidates each drawn from ``pool``. Returns the tasks and, per candidate set,
+    its candidate stickers in rank order."""
+    from annotation.models import Campaign, Candidate, CandidateSet, Task
+
+    campaign = Campaign.objects.create(name=name, annotators_per_task=1)
+    sets = CandidateSet.objects.bulk_create(
+        CandidateSet(campaign=campaign, anchor=anchor, iteration=it,
+                     retrieval_view="image" if it == 1 else "next_page")
+        for anchor in anchors for it in (1, 2))
+    ranked = {cs.pk: rng.sample(pool, CANDIDATES) for cs in sets}
+    # 24k candidate sets x 20 rows = 480k small rows; 5000 per INSERT keeps memory small.
+    Candidate.objects.bulk_create(
+        (Candidate(candidate_set=cs, sticker=s, rank=r)
+         for cs in sets for r, s in enumerate(ranked[cs.pk], start=1)), batch_size=5000)
+    tasks = Task.objects.bulk_create(
+        (Task(candidate_set=cs, campaign=campaign, anchor_id=cs.anchor_id, iteration=cs.iteration,
+              status=Task.Status.DONE if done else Task.Status.OPEN) for cs in sets),
+        batch_size=5000)
+    return tasks, ranked
+
+
+def history_fill(*, anchors: list, pool: list, annotators: list, rng: random.Random) -> None:
+    """An earlier, finished campaign: 2 answered tasks per anchor, 2 candidates selected.
 
     A lab's database is not empty when a campaign starts. With empty annotation tables the
     statistics say "no rows", and every server connection would keep, for the whole run, the
     plans (sequential scans) chosen for an empty table while it grows by thousands of rows.
     """
-    from annotation.models import Annotation, Campaign, Candidate, CandidateSet, Task
+    from annotation.models import Annotation
 
-    campaign = Campaign.objects.create(name="bench-history", annotators_per_task=1)
-    pool = stickers[-STICKER_POOL:]
-    sets = CandidateSet.objects.bulk_create(
-        CandidateSet(campaign=campaign, anchor=stickers[a], iteration=it,
-                     retrieval_view="image" if it == 1 else "next_page")
-        for it in (1, 2) for a in range(min(anchors, len(stickers) - STICKER_POOL)))
-    chosen = {cs.pk: rng.sample(pool, CANDIDATES) for cs in sets}
-    Candidate.objects.bulk_create(
-        (Candidate(candidate_set=cs, sticker=s, rank=r)
-         for cs in sets for r, s in enumerate(chosen[cs.pk], start=1)), batch_size=5000)
-    tasks = Task.objects.bulk_create(
-        (Task(candidate_set=cs, campaign=campaign, anchor_id=cs.anchor_id,
-              iteration=cs.iteration, status=Task.Status.DONE) for cs in sets), batch_size=5000)
+    tasks, ranked = tasks_fill(name="bench-history", anchors=anchors, pool=pool, rng=rng,
+                               done=True)
     answers = Annotation.objects.bulk_create(
         (Annotation(task=t, annotator=annotators[i % len(annotators)], submission_id=f"h{i}",
                     duration_ms=1000) for i, t in enumerate(tasks)), batch_size=5000)
     Annotation.selected.through.objects.bulk_create(
         (Annotation.selected.through(annotation=a, sticker=s)
-         for a, t in zip(answers, tasks, strict=True) for s in chosen[t.candidate_set_id][:2]),
+         for a, t in zip(answers, tasks, strict=True) for s in ranked[t.candidate_set_id][:2]),
         batch_size=5000)
 
 
@@ -141,37 +155,20 @@ def campaign_fill(
     from django.db import transaction
     from rest_framework.authtoken.models import Token
 
-    from annotation.models import Campaign, Candidate, CandidateSet, Sticker, Task
+    from annotation.models import Sticker
     from annotation.selectors import annotators_group
 
     call_command("migrate", verbosity=0)
     rng = random.Random(0)
     with transaction.atomic():
-        n = anchors + STICKER_POOL
         stickers = Sticker.objects.bulk_create(
             Sticker(sticker_id=f"b{i:07d}.png", file="stickers/bench.png",
                     still="stills/bench.png", media_type="png", content_hash=f"{i:064x}",
                     size_bytes=100, width=64, height=64)
-            for i in range(n)
+            for i in range(anchors + STICKER_POOL)
         )
         pool = stickers[anchors:]
-        campaign = Campaign.objects.create(name="bench", annotators_per_task=1)
-        sets = CandidateSet.objects.bulk_create(
-            CandidateSet(campaign=campaign, anchor=stickers[a], iteration=it,
-                         retrieval_view="image" if it == 1 else "next_page")
-            for a in range(anchors) for it in (1, 2)
-        )
-        # 10k candidate sets x 20 rows = 200k small rows; 5000 per INSERT keeps memory small.
-        Candidate.objects.bulk_create(
-            (Candidate(candidate_set=cs, sticker=s, rank=r)
-             for cs in sets for r, s in enumerate(rng.sample(pool, CANDIDATES), start=1)),
-            batch_size=5000,
-        )
-        Task.objects.bulk_create(
-            (Task(candidate_set=cs, campaign=campaign, anchor_id=cs.anchor_id,
-                  iteration=cs.iteration) for cs in sets),
-            batch_size=5000,
-        )
+        tasks_fill(name=CAMPAIGN, anchors=stickers[:anchors], pool=pool, rng=rng)
         group = annotators_group()
         users, accounts = [], []
         for i in range(annotators):
@@ -179,13 +176,13 @@ def campaign_fill(
             user.groups.add(group)
             accounts.append(user)
             users.append((user.username, Token.objects.create(user=user).key))
-        history_fill(stickers=stickers, anchors=history, annotators=accounts, rng=rng)
+        history_fill(anchors=stickers[:history], pool=pool, annotators=accounts, rng=rng)
     from django.db import connection
 
     with connection.cursor() as cur:
         # Vacuumed and analyzed now, not by autovacuum during the first phase (ping).
         cur.execute("VACUUM ANALYZE")
-    return campaign.name, users
+    return CAMPAIGN, users
 
 
 def free_port() -> int:
@@ -475,7 +472,7 @@ def stored_matches(accepted: list[tuple[int, str, tuple[str, ...]]]) -> tuple[bo
     from annotation.models import Annotation
 
     stored = {}
-    rows = Annotation.objects.filter(task__campaign__name="bench").values_list(
+    rows = Annotation.objects.filter(task__campaign__name=CAMPAIGN).values_list(
         "pk", "task_id", "annotator__username", "selected__sticker_id")
     for pk, task_id, username, sticker_id in rows:
         key = stored.setdefault(pk, [task_id, username, []])

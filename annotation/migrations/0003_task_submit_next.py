@@ -18,47 +18,36 @@ import importlib
 from django.db import migrations, models
 
 _0002 = importlib.import_module("annotation.migrations.0002_task_hot_paths")
-# The pick, with one filter for both of its index scans. Excluded: tasks the annotator skipped,
-# tasks whose anchor the annotator answered or holds a live lease on (the task itself and the
-# other iteration), tasks whose answers + live leases reach the per-task target. Each test is an
-# index probe on the rows scanned, so the cost follows neither the campaign's size nor the
-# annotator's history.
-_MAY_TAKE = """
-      t.campaign_id = v_campaign AND t.status = 'open' AND t.id <> ALL(v_tried)
-      AND NOT EXISTS (SELECT 1 FROM annotation_skip s
-                      WHERE s.task_id = t.id AND s.annotator_id = p_user)
-      AND NOT EXISTS (SELECT 1 FROM annotation_task mt JOIN annotation_annotation a
-                        ON a.task_id = mt.id AND a.annotator_id = p_user
-                      WHERE mt.anchor_id = t.anchor_id AND mt.campaign_id = v_campaign)
-      AND NOT EXISTS (SELECT 1 FROM annotation_task mt JOIN annotation_lease l
-                        ON l.task_id = mt.id AND l.annotator_id = p_user
-                      WHERE mt.anchor_id = t.anchor_id AND mt.campaign_id = v_campaign
-                        AND l.expires_at > p_now)
-      AND (SELECT count(*) FROM annotation_annotation a WHERE a.task_id = t.id)
-        + (SELECT count(*) FROM annotation_lease l WHERE l.task_id = t.id AND l.expires_at > p_now)
-        < v_per_task"""
 
-_PICK_0002_START = "    -- Open tasks this annotator may take"
-_PICK_0002_END = "    IF NOT FOUND THEN\n      RETURN json_build_object('status', 'none');"
-_PICK = f"""    -- Locked with SKIP LOCKED: two annotators never wait on, nor get, the same row.
-    -- First a task whose every slot was held until a moment now past (abandoned: it has
-    -- waited longest), then a task nobody holds, iteration by iteration in creation order.
-    -- Two scans of two partial indexes: a held task is in neither's way, where one scan of
-    -- all open tasks stepped over (and read from the table) every task held at its head.
-    SELECT t.id INTO v_task FROM annotation_task t
-    WHERE t.held_until <= p_now AND {_MAY_TAKE.strip()}
-    ORDER BY t.held_until, t.id LIMIT 1
-    FOR UPDATE OF t SKIP LOCKED;
-    IF NOT FOUND THEN
-      SELECT t.id INTO v_task FROM annotation_task t
-      WHERE t.held_until IS NULL AND {_MAY_TAKE.strip()}
-      ORDER BY t.iteration, t.id LIMIT 1
-      FOR UPDATE OF t SKIP LOCKED;
-    END IF;
+
+def _replaced(text: str, old: str, new: str) -> str:
+    assert text.count(old) == 1, old
+    return text.replace(old, new)
+
+
+# 0002's pick statement, whose filter (what this annotator may take) both scans keep; only the
+# hold test and the order change. Its comment is replaced with the one below.
+_COMMENT_0002 = _0002.TASK_NEXT.index("    -- Open tasks this annotator may take")
+_SELECT_0002 = _0002.TASK_NEXT.index("    SELECT t.id INTO v_task")
+_END_0002 = _0002.TASK_NEXT.index("FOR UPDATE OF t SKIP LOCKED;\n") + len(
+    "FOR UPDATE OF t SKIP LOCKED;\n")
+_PICK_0002 = _0002.TASK_NEXT[_SELECT_0002:_END_0002]
+_HOLD_0002 = "(t.held_until IS NULL OR t.held_until <= p_now)"
+_ORDER_0002 = "ORDER BY t.id LIMIT 1"
+_PICK_ABANDONED = _replaced(_replaced(_PICK_0002, _HOLD_0002, "t.held_until <= p_now"),
+                            _ORDER_0002, "ORDER BY t.held_until, t.id LIMIT 1")
+_PICK_FREE = _replaced(_replaced(_PICK_0002, _HOLD_0002, "t.held_until IS NULL"),
+                       _ORDER_0002, "ORDER BY t.iteration, t.id LIMIT 1")
+_PICK = f"""    -- Open tasks this annotator may take (the filter: see migration 0002), locked with
+    -- SKIP LOCKED: two annotators never wait on, nor get, the same row. First a task whose
+    -- every slot was held until a moment now past (abandoned: it has waited longest), then a
+    -- task nobody holds, iteration by iteration in creation order. Two scans of two partial
+    -- indexes: a held task is in neither's way, where one scan of all open tasks stepped over
+    -- (and read from the table) every task held at its head.
+{_PICK_ABANDONED}    IF NOT FOUND THEN
+{_PICK_FREE}    END IF;
 """
-_start = _0002.TASK_NEXT.index(_PICK_0002_START)
-_end = _0002.TASK_NEXT.index(_PICK_0002_END)
-TASK_NEXT = _0002.TASK_NEXT[:_start] + _PICK + _0002.TASK_NEXT[_end:]
+TASK_NEXT = _0002.TASK_NEXT[:_COMMENT_0002] + _PICK + _0002.TASK_NEXT[_END_0002:]
 
 # 0002's refresh in one statement instead of three, and no new row version when nothing
 # changes (a lease that leaves a slot free): each task row update is written to every index.

@@ -35,6 +35,7 @@ from annotation.selectors import (
     leases_live,
     task_candidate_rows,
     task_slots_free,
+    tasks_abandoned,
     tasks_available,
 )
 from annotation.services import tasks_pg
@@ -125,6 +126,11 @@ def _skip_locked(queryset: QuerySet[Task]) -> QuerySet[Task]:
     return queryset
 
 
+def _first_unlocked(tasks: QuerySet[Task]) -> int | None:
+    """The first of ``tasks`` in their order that no other transaction holds, locked."""
+    return _skip_locked(tasks).values_list("pk", flat=True).first()
+
+
 def _lock_of_self(queryset: QuerySet[Task]) -> QuerySet[Task]:
     if connection.features.has_select_for_update_of:
         return queryset.select_for_update(of=("self",))
@@ -192,7 +198,10 @@ def _task_next_orm(
         candidates = tasks_available(annotator=annotator, campaign=campaign, now=now).exclude(
             pk__in=exclude + tried
         )
-        task_id = _skip_locked(candidates).values_list("pk", flat=True).first()
+        # Abandoned tasks first, as the PostgreSQL pick does.
+        task_id = _first_unlocked(tasks_abandoned(candidates, now=now))
+        if task_id is None:
+            task_id = _first_unlocked(candidates)
         if task_id is None:
             return None
         task = Task.objects.select_related("campaign", "anchor").get(pk=task_id)

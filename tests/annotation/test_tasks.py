@@ -79,9 +79,6 @@ def test_tasks_go_out_iteration_by_iteration():
         (2, fx.stickers[0].pk)]
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql",
-                    reason="the PostgreSQL pick's order (migration 0003); SQLite keeps "
-                           "iteration order, covered by the test above")
 def test_abandoned_task_goes_out_before_free_ones():
     # given: a0 it1 answered, a1 it1 leased then skipped (free again), a0 it2 leased by c
     fx = campaign_build(anchors=2, lease_seconds=1)
