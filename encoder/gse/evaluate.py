@@ -6,12 +6,14 @@ Also sticker-to-sticker retrieval over the test stickers, grouped by shared posi
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from encoder.gse.baselines import SURFACE_BASELINES
 from encoder.gse.data import ImageResolver, PairRow, StickerPixels, pair_sticker_ids, resolve_images
 from encoder.gse.metrics import (
     best_f1_threshold,
@@ -21,6 +23,7 @@ from encoder.gse.metrics import (
     retrieval_recall,
 )
 from encoder.gse.model import GseModel
+from encoder.gse.scorable import require_scorable
 
 # Stills embedded per forward pass at evaluation: 64 x 3 x 224 x 224 fp32 = 38 MB of pixels.
 EVAL_BATCH = 64
@@ -63,33 +66,55 @@ class Evaluation:
     retrieval: dict[str, float] = field(default_factory=dict)
 
 
+# (sticker ids, their still paths) -> (N, D) unit vectors in that order: a model or a baseline.
+Embedder = Callable[[Sequence[str], Mapping[str, Path]], np.ndarray]
+ScoreMap = Callable[[np.ndarray], np.ndarray]  # pair cosines -> pair scores (monotone)
+
+
+def model_embedder(model: GseModel) -> Embedder:
+    """The model as an :data:`Embedder` (its own preprocessing, batched, no grad)."""
+    return lambda ids, paths: embed_stickers(model, StickerPixels(paths, model.preprocess), ids)
+
+
 def score_pairs(
-    model: GseModel, pairs: Sequence[PairRow], resolver: ImageResolver, *, where: str
+    embed: Embedder | GseModel, pairs: Sequence[PairRow], resolver: ImageResolver, *,
+    where: str, to_score: ScoreMap | None = None,
 ) -> tuple[PairScores, list[str], np.ndarray]:
     """Embeds the pairs' stickers once; returns the scores plus (ids, (N, D) vectors)."""
+    if isinstance(embed, GseModel):
+        embed = model_embedder(embed)
     ids = pair_sticker_ids(pairs)
-    pixels = StickerPixels(resolve_images(ids, resolver, where=where), model.preprocess)
-    vectors = embed_stickers(model, pixels, ids)  # (N, D)
+    vectors = embed(ids, resolve_images(ids, resolver, where=where))  # (N, D)
     row = {sid: i for i, sid in enumerate(ids)}
     a = np.asarray([row[p.sticker_id] for p in pairs])
     b = np.asarray([row[p.sticker_id_2] for p in pairs])
     labels = np.asarray([p.label for p in pairs], dtype=int)
-    return PairScores(cosine_scores(vectors, a, b), labels), ids, vectors
+    scores = cosine_scores(vectors, a, b)
+    return PairScores(scores if to_score is None else to_score(scores), labels), ids, vectors
 
 
-def evaluate_model(
-    model: GseModel, *, test: Sequence[PairRow], resolver: ImageResolver,
+def evaluate_embedder(
+    embed: Embedder, *, test: Sequence[PairRow], resolver: ImageResolver,
     val: Sequence[PairRow] | None = None, threshold: float | None = None,
-    groups: Mapping[str, Hashable] | None = None,
+    groups: Mapping[str, Hashable] | None = None, to_score: ScoreMap | None = None,
 ) -> Evaluation:
-    """Tunes the threshold on ``val`` (else uses ``threshold``, else tunes on ``test`` and
-    says so), then scores ``test``; retrieval groups default to positive components."""
+    """The protocol for any scorer: tunes the threshold on ``val`` (else uses ``threshold``,
+    else tunes on ``test`` and says so), then scores ``test``; retrieval groups default to
+    positive components.
+
+    A split without both classes is refused (:func:`require_scorable`): its scores would be
+    a meaningless 1.0 or 0.
+    """
+    require_scorable("test", (p.label for p in test))
     val_scores = None
     if val:
-        val_scores, _, _ = score_pairs(model, val, resolver, where="validation pairs")
+        require_scorable("validation", (p.label for p in val))
+        val_scores, _, _ = score_pairs(embed, val, resolver, where="validation pairs",
+                                       to_score=to_score)
         threshold, _ = best_f1_threshold(val_scores.scores, val_scores.labels)
         source = "val"
-    test_scores, ids, vectors = score_pairs(model, test, resolver, where="test pairs")
+    test_scores, ids, vectors = score_pairs(embed, test, resolver, where="test pairs",
+                                            to_score=to_score)
     if threshold is None:
         threshold, _ = best_f1_threshold(test_scores.scores, test_scores.labels)
         source = "test (optimistic: no validation file)"
@@ -104,3 +129,26 @@ def evaluate_model(
         threshold=float(threshold), threshold_source=source, test=test_scores, val=val_scores,
         retrieval=retrieval,
     )
+
+
+def evaluate_model(
+    model: GseModel, *, test: Sequence[PairRow], resolver: ImageResolver,
+    val: Sequence[PairRow] | None = None, threshold: float | None = None,
+    groups: Mapping[str, Hashable] | None = None,
+) -> Evaluation:
+    """:func:`evaluate_embedder` with the model's image embeddings."""
+    return evaluate_embedder(model_embedder(model), test=test, resolver=resolver, val=val,
+                             threshold=threshold, groups=groups)
+
+
+def evaluate_baselines(
+    names: Sequence[str], *, test: Sequence[PairRow], resolver: ImageResolver,
+    val: Sequence[PairRow] | None = None, groups: Mapping[str, Hashable] | None = None,
+) -> dict[str, Evaluation]:
+    """Each named surface baseline under exactly the GSE's protocol."""
+    out = {}
+    for name in names:
+        baseline = SURFACE_BASELINES[name]
+        out[name] = evaluate_embedder(baseline.embed, test=test, resolver=resolver, val=val,
+                                      groups=groups, to_score=baseline.to_score)
+    return out
