@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / ReDoc assets: API docs work offline
     "annotation",
     "pairbuilder",
     "encoder",
@@ -105,6 +106,10 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Sticker similarity platform API",
     "VERSION": "0.1.0",
+    # The docs pages load their JS/CSS from our static files, never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Celery: REDIS_URL=redis://host:6379/0 selects a real broker; unset runs tasks inline.
