@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from encoder.gse.baselines import SURFACE_BASELINES
 from encoder.gse.config import TrainConfig
 from encoder.gse.data import (
     ImageResolver,
@@ -23,9 +24,10 @@ from encoder.gse.data import (
     read_pairs_csv,
     resolve_images,
 )
-from encoder.gse.evaluate import Evaluation, evaluate_model
+from encoder.gse.evaluate import Evaluation, evaluate_baselines, evaluate_model
 from encoder.gse.model import gse_checkpoint_save, gse_model_load
-from encoder.gse.report import evaluation_summary, write_report
+from encoder.gse.report import compare, evaluation_summary, write_report
+from encoder.gse.scorable import require_scorable
 from encoder.gse.train import seed_everything, train
 
 # Progress: (stage, fraction of the stage done, detail) with stage in
@@ -46,9 +48,19 @@ class RunResult:
     model_config: dict[str, Any]
     base_version: str
     seconds: float
+    baselines: dict[str, Evaluation] = field(default_factory=dict)  # surface baselines
+    bootstrap: dict[str, Any] = field(default_factory=dict)  # GSE vs every other scorer
 
     def metrics(self) -> dict[str, Any]:
-        return {"gse": evaluation_summary(self.gse), "base": evaluation_summary(self.base)}
+        """What EncoderVersion.metrics stores: GSE, base, baselines, intervals, verdict."""
+        return {"gse": evaluation_summary(self.gse), "base": evaluation_summary(self.base),
+                "baselines": {k: evaluation_summary(v) for k, v in self.baselines.items()},
+                "bootstrap": self.bootstrap, "verdict": self.bootstrap.get("verdict", "")}
+
+
+def baseline_notes(names: Sequence[str]) -> list[str]:
+    """One report line per surface baseline saying what it computes."""
+    return [f"{n}: {SURFACE_BASELINES[n].description} (surface baseline)" for n in names]
 
 
 def combined_resolver(first: ImageResolver, folders: Sequence[str]) -> ImageResolver:
@@ -71,16 +83,21 @@ def gse_run(
     model_config: dict | None = None, groups: Mapping[str, Hashable] | None = None,
     progress: ProgressFn | None = None, title: str = "GSE report",
     info: Mapping[str, Any] | None = None, notes: Sequence[str] = (),
+    baselines: Sequence[str] = tuple(SURFACE_BASELINES),
 ) -> RunResult:
     """Trains a GSE from ``base_model`` on ``snapshot`` and compares it with the base model.
 
     Files land in ``out_dir``: ``checkpoint.pt``, ``model_config.json``, ``train_config.json``
-    and ``report/`` (markdown, JSON, PNGs).
+    and ``report/`` (markdown, JSON, PNGs). The surface ``baselines`` are scored with the
+    same protocol and every scorer gets paired bootstrap intervals against the GSE. A
+    validation or test split without both classes is refused before any training.
     """
     started = time.monotonic()
     say = progress or (lambda stage, frac, detail: None)
     out_dir = Path(out_dir)
     resolver = combined_resolver(resolver, config.extra_images_dirs)
+    require_scorable("validation", (p.label for p in snapshot.val))
+    require_scorable("test", (p.label for p in snapshot.test))
     train_pairs = training_pairs(snapshot, config)
     # Fail before any training if an image is missing anywhere.
     train_paths = resolve_images(pair_sticker_ids(train_pairs), resolver, where="training pairs")
@@ -92,6 +109,8 @@ def gse_run(
     say("base-eval", 0.0, "evaluating the base model")
     base = evaluate_model(model, test=snapshot.test, val=snapshot.val, resolver=resolver,
                           groups=groups)
+    surface = evaluate_baselines(baselines, test=snapshot.test, val=snapshot.val,
+                                 resolver=resolver, groups=groups)
     batches = PairBatches(train_pairs, StickerPixels(train_paths, model.preprocess), queries,
                           model.tokenizer, batch_size=config.batch_size, seed=config.seed)
 
@@ -111,10 +130,13 @@ def gse_run(
                 "test_pairs": len(snapshot.test), "steps": state.step,
                 "seconds": round(time.monotonic() - started, 1), **config.to_dict(),
                 **(info or {})}
-    files = write_report(out_dir / "report", title=title,
-                         evaluations={"GSE": gse, "base": base}, losses=state.losses,
-                         steps_per_epoch=len(batches), info=run_info, notes=notes)
+    evaluations = {"GSE": gse, "base": base, **surface}
+    bootstrap = compare(evaluations, reference="GSE", seed=config.seed)
+    files = write_report(out_dir / "report", title=title, evaluations=evaluations,
+                         losses=state.losses, steps_per_epoch=len(batches), info=run_info,
+                         notes=[*notes, *baseline_notes(baselines)], bootstrap=bootstrap)
     return RunResult(gse=gse, base=base, losses=state.losses, checkpoint=checkpoint,
                      report_files=files, model_name=model.model_name,
                      model_config=model.model_config, base_version=model.base_version,
-                     seconds=time.monotonic() - started)
+                     seconds=time.monotonic() - started, baselines=surface,
+                     bootstrap=bootstrap)

@@ -18,9 +18,30 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
+from encoder.gse.bootstrap import paired_bootstrap, verdict  # noqa: E402
 from encoder.gse.evaluate import Evaluation  # noqa: E402
 
 METRIC_COLUMNS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+INTERVAL_METRICS = ("f1", "roc_auc")  # the metrics the bootstrap gives intervals for
+HISTOGRAM_COLUMNS = 3  # score histograms per figure row
+
+
+def compare(
+    evaluations: Mapping[str, Evaluation], *, reference: str | None,
+    n_resamples: int | None = None, seed: int = 0,
+) -> dict[str, Any]:
+    """Paired bootstrap over the test pairs that every evaluation scored (same order), with
+    ``reference`` minus each other scorer, plus the one-line verdict against the best one."""
+    first = next(iter(evaluations.values()))
+    for name, ev in evaluations.items():
+        if not np.array_equal(ev.test.labels, first.test.labels):
+            raise ValueError(f"{name}: scored other test pairs than the rest; cannot pair them")
+    extra = {} if n_resamples is None else {"n_resamples": n_resamples}
+    out = paired_bootstrap({k: v.test.scores for k, v in evaluations.items()}, first.test.labels,
+                           {k: v.threshold for k, v in evaluations.items()},
+                           reference=reference, seed=seed, **extra)
+    out["verdict"] = verdict(out, [k for k in evaluations if k != reference])
+    return out
 
 
 def evaluation_summary(evaluation: Evaluation) -> dict[str, Any]:
@@ -33,16 +54,39 @@ def _fmt(value: Any) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def metrics_table(evaluations: Mapping[str, Evaluation]) -> str:
-    """Markdown table: one row per model, Acc/P/R/F1/AUC, threshold and Recall@k."""
-    first = next(iter(evaluations.values()))
-    ks = [k for k in first.retrieval if k.startswith("recall@")]
+def _with_interval(value: Any, interval: Mapping[str, float] | None) -> str:
+    if interval is None or value is None:
+        return _fmt(value)
+    return f"{_fmt(value)} [{interval['low']:.3f}, {interval['high']:.3f}]"
+
+
+def metrics_table(
+    evaluations: Mapping[str, Evaluation], bootstrap: Mapping[str, Any] | None = None,
+) -> str:
+    """Markdown table: one row per model, Acc/P/R/F1/AUC (F1 and AUC with their bootstrap
+    interval when given), threshold and Recall@k."""
+    ks = list(dict.fromkeys(k for ev in evaluations.values() for k in ev.retrieval
+                            if k.startswith("recall@")))
     head = ["model", *METRIC_COLUMNS, "threshold", *ks]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    intervals = (bootstrap or {}).get("scorers", {})
     for name, ev in evaluations.items():
-        cells = [name, *(_fmt(ev.metrics.get(c)) for c in METRIC_COLUMNS), _fmt(ev.threshold),
+        cells = [name, *(_with_interval(ev.metrics.get(c), intervals.get(name, {}).get(c))
+                         for c in METRIC_COLUMNS), _fmt(ev.threshold),
                  *(_fmt(ev.retrieval.get(k)) for k in ks)]
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def differences_table(bootstrap: Mapping[str, Any]) -> str:
+    """Markdown table of ``reference - scorer`` for AUC and F1 with their intervals."""
+    reference = bootstrap["reference"]
+    lines = [f"| {reference} minus | AUC difference [95% CI] | F1 difference [95% CI] |",
+             "|---|---|---|"]
+    for name, d in bootstrap["differences"].items():
+        cells = [f"{d[m]['point']:+.3f} [{d[m]['low']:+.3f}, {d[m]['high']:+.3f}]"
+                 for m in ("roc_auc", "f1")]
+        lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines)
 
 
@@ -61,9 +105,12 @@ def plot_roc(evaluations: Mapping[str, Evaluation], path: Path) -> None:
 
 
 def plot_histograms(evaluations: Mapping[str, Evaluation], path: Path) -> None:
-    fig, axes = plt.subplots(1, len(evaluations), figsize=(4.5 * len(evaluations), 3.5),
-                             squeeze=False)
-    for ax, (name, ev) in zip(axes[0], evaluations.items(), strict=True):
+    columns = min(HISTOGRAM_COLUMNS, len(evaluations))
+    rows = (len(evaluations) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 3.5 * rows), squeeze=False)
+    for ax in axes.reshape(-1)[len(evaluations):]:
+        ax.set_axis_off()
+    for ax, (name, ev) in zip(axes.reshape(-1), evaluations.items(), strict=False):
         lo, hi = float(ev.test.scores.min()), float(ev.test.scores.max())
         bins = np.linspace(lo, max(hi, lo + 1e-6), 41)  # the model's own range: an untrained
         # base often puts every pair within 0.05 of cosine 1
@@ -91,9 +138,12 @@ def plot_losses(losses: Sequence[float], steps_per_epoch: int, path: Path) -> No
 def write_report(
     folder: str | Path, *, title: str, evaluations: Mapping[str, Evaluation],
     losses: Sequence[float] = (), steps_per_epoch: int = 0, info: Mapping[str, Any] | None = None,
-    notes: Sequence[str] = (),
+    notes: Sequence[str] = (), bootstrap: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
-    """Writes the report files into ``folder``; returns ``{kind: path}``."""
+    """Writes the report files into ``folder``; returns ``{kind: path}``.
+
+    ``bootstrap`` (from :func:`compare`) adds the intervals, the differences and the verdict.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     files = {"roc": folder / "roc.png", "histograms": folder / "score_histograms.png"}
@@ -105,10 +155,20 @@ def write_report(
     data = {"title": title, "info": dict(info or {}), "notes": list(notes),
             "metrics": {k: evaluation_summary(v) for k, v in evaluations.items()},
             "losses": [float(x) for x in losses]}
+    if bootstrap is not None:
+        data["bootstrap"] = dict(bootstrap)
+        data["verdict"] = bootstrap.get("verdict", "")
     files["json"] = folder / "report.json"
     files["json"].write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-    lines = [f"# {title}", "", "Test split; threshold tuned on validation to maximise F1.", "",
-             metrics_table(evaluations), ""]
+    lines = [f"# {title}", "", "Test split; threshold tuned on validation to maximise F1.", ""]
+    if bootstrap is not None:
+        lines += [f"**{bootstrap.get('verdict', '')}**", "",
+                  f"F1 and AUC with paired bootstrap 95% intervals ({bootstrap['n_resamples']} "
+                  f"resamples of the test pairs, stratified by class, seed {bootstrap['seed']}; "
+                  "the same resamples for every scorer).", ""]
+    lines += [metrics_table(evaluations, bootstrap), ""]
+    if bootstrap is not None and bootstrap.get("differences"):
+        lines += [differences_table(bootstrap), ""]
     lines += [f"- {n}" for n in notes]
     lines += ["", "## Run", ""] + [f"- {k}: `{v}`" for k, v in (info or {}).items()]
     lines += ["", "![ROC](roc.png)", "", "![scores](score_histograms.png)"]
