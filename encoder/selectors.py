@@ -28,6 +28,23 @@ def encoder_version_find(*, value: str | int) -> EncoderVersion | None:
     return rows.first()
 
 
+def _comparison(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The baselines, intervals and verdict a GSE run stored (empty for older runs).
+
+    ``intervals`` is keyed like the panel's columns: ``gse`` and ``base`` then each baseline,
+    each with ``f1`` and ``roc_auc`` as {point, low, high}; ``differences`` is GSE minus each.
+    """
+    boot = metrics.get("bootstrap") or {}
+    scorers = boot.get("scorers", {})
+    intervals = {("gse" if k == "GSE" else k): v for k, v in scorers.items()}
+    baselines = [
+        {"name": name, "f1": m.get("f1"), "roc_auc": m.get("roc_auc"),
+         "interval": intervals.get(name, {}).get("roc_auc"),
+         "difference": boot.get("differences", {}).get(name, {}).get("roc_auc")}
+        for name, m in (metrics.get("baselines") or {}).items()]
+    return {"intervals": intervals, "baselines": baselines, "verdict": metrics.get("verdict", "")}
+
+
 def encoder_version_status(*, encoder_version: EncoderVersion) -> dict[str, Any]:
     """What the progress poll and the registry show of one version."""
     metrics = encoder_version.metrics or {}
@@ -47,6 +64,7 @@ def encoder_version_status(*, encoder_version: EncoderVersion) -> dict[str, Any]
         "base": {k: (metrics.get("base") or {}).get(k) for k in METRIC_KEYS},
         "report_dir": encoder_version.report_dir,
         "created_at": encoder_version.created_at,
+        **_comparison(metrics),
     }
 
 

@@ -25,6 +25,7 @@ from annotation.errors import InputError
 from annotation.media import media_probe
 from annotation.models import Campaign, Query, Sticker
 from annotation.services.stickers import media_limits
+from encoder.gse.baselines import SURFACE_BASELINES
 from encoder.gse.config import TrainConfig
 from encoder.gse.data import (
     ImageResolver,
@@ -33,10 +34,10 @@ from encoder.gse.data import (
     read_queries_csv,
     snapshot_pairs_load,
 )
-from encoder.gse.evaluate import evaluate_model
+from encoder.gse.evaluate import evaluate_baselines, evaluate_model
 from encoder.gse.model import GseModel, gse_model_load
-from encoder.gse.pipeline import gse_run
-from encoder.gse.report import evaluation_summary, write_report
+from encoder.gse.pipeline import baseline_notes, gse_run
+from encoder.gse.report import compare, evaluation_summary, write_report
 from encoder.models import EncoderVersion, StickerEmbedding
 from encoder.openclip import LoadedEncoder, embed_images, load_encoder
 from encoder.retrieval import topk_cosine
@@ -216,32 +217,50 @@ def _model_for(model: EncoderVersion | str, base_model: str, pretrained: str | N
     return gse_model_load(base.model, base.pretrained, base.device)
 
 
+def _pairs_resolver(ids: Sequence[str], images_dir: str | Path) -> ImageResolver:
+    in_folder, in_library = folder_resolver(images_dir), library_resolver(ids)
+    return lambda sid: in_folder(sid) or in_library(sid)
+
+
 def gse_evaluate(
     *, model: EncoderVersion | str, pairs_csv: str | Path, images_dir: str | Path,
     val_csv: str | Path | None = None, base_model: str = "", pretrained: str | None = None,
-    report_dir: str | Path | None = None,
+    report_dir: str | Path | None = None, baselines: Sequence[str] = tuple(SURFACE_BASELINES),
 ) -> dict[str, Any]:
-    """Evaluates a registered version (or ``"base"``) on any Triple-S pair file.
+    """Evaluates a registered version, ``"base"`` or a surface baseline by name on any
+    Triple-S pair file, beside the surface ``baselines``, with paired bootstrap intervals.
 
     The threshold is tuned on ``val_csv`` when given, else the version's own tuned threshold,
-    else tuned on the evaluated pairs themselves (flagged optimistic in the result).
+    else tuned on the evaluated pairs themselves (flagged optimistic in the result; the
+    baselines then tune on the test pairs too, so the comparison stays even).
     """
     test = read_pairs_csv(pairs_csv, split="test")
     val = read_pairs_csv(val_csv, split="val") if val_csv else None
     ids = sorted({s for split in (test, val or []) for p in split
                   for s in (p.sticker_id, p.sticker_id_2)})
-    threshold = model.threshold if isinstance(model, EncoderVersion) and not val else None
-    in_folder, in_library = folder_resolver(images_dir), library_resolver(ids)
-    evaluation = evaluate_model(
-        _model_for(model, base_model, pretrained), test=test, val=val, threshold=threshold,
-        resolver=lambda sid: in_folder(sid) or in_library(sid),
-    )
-    name = model.version if isinstance(model, EncoderVersion) else "base"
-    summary = {"model": name, **evaluation_summary(evaluation)}
+    resolver = _pairs_resolver(ids, images_dir)
+    if isinstance(model, str) and model in SURFACE_BASELINES:
+        name = model
+        evaluations = evaluate_baselines([model], test=test, val=val, resolver=resolver)
+    else:
+        name = model.version if isinstance(model, EncoderVersion) else "base"
+        threshold = model.threshold if isinstance(model, EncoderVersion) and not val else None
+        evaluations = {name: evaluate_model(_model_for(model, base_model, pretrained),
+                                            test=test, val=val, threshold=threshold,
+                                            resolver=resolver)}
+    others = [b for b in baselines if b != name]
+    evaluations.update(evaluate_baselines(others, test=test, val=val, resolver=resolver))
+    bootstrap = compare(evaluations, reference=name) if len(evaluations) > 1 else None
+    summary = {"model": name, **evaluation_summary(evaluations[name]),
+               "baselines": {k: evaluation_summary(v) for k, v in evaluations.items()
+                             if k != name}}
+    if bootstrap is not None:
+        summary["bootstrap"], summary["verdict"] = bootstrap, bootstrap["verdict"]
     if report_dir:
         summary["report_files"] = write_report(
-            report_dir, title=f"{name} on {Path(pairs_csv).name}", evaluations={name: evaluation},
-            info={"pairs": str(pairs_csv), "images": str(images_dir), "val": str(val_csv or "")})
+            report_dir, title=f"{name} on {Path(pairs_csv).name}", evaluations=evaluations,
+            info={"pairs": str(pairs_csv), "images": str(images_dir), "val": str(val_csv or "")},
+            notes=baseline_notes(others), bootstrap=bootstrap)
     return summary
 
 

@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from annotation.models import Campaign, Sticker
+from encoder.gse.scorable import split_class_problem
 from pairbuilder.errors import PairBuildError
 from pairbuilder.models import PairBuild, Snapshot
 from pairbuilder.services.pairs_io import (
@@ -146,6 +147,7 @@ def _write_files(snapshot: Snapshot, files: Path) -> dict:
         positives = sum(r[2] for r in rows)
         splits[name] = {"pairs": len(rows), "stickers": len({n for r in rows for n in r[:2]}),
                         "positive": positives, "negative": len(rows) - positives}
+    warnings = split_warnings(splits, snapshot.build.counts or {})
     stickers = {}
     for sticker in Sticker.objects.filter(sticker_id__in=names).order_by("sticker_id"):
         stickers[sticker.sticker_id] = sticker.content_hash
@@ -170,10 +172,28 @@ def _write_files(snapshot: Snapshot, files: Path) -> dict:
         "stickers_without_file": sorted(set(stickers) - {k[9:] for k in checksums
                                                          if k.startswith("stickers/")}),
         "files_sha256": dict(sorted(checksums.items())),
+        "warnings": warnings,
     }
     text = json.dumps(manifest, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     (files / "manifest.json").write_text(text, encoding="utf-8")
     return manifest
+
+
+def split_warnings(splits: dict[str, dict], build_counts: dict) -> list[str]:
+    """One sentence per split that lacks positives or negatives (it cannot be scored), with
+    the pair build's own count of negative candidates lost for want of queries, if any."""
+    out = []
+    for name, split in splits.items():
+        labels = [1] * split["positive"] + [0] * split["negative"]
+        problem = split_class_problem(name, labels)
+        if problem is None:
+            continue
+        no_text = int(build_counts.get("rejected_no_text", 0))
+        if split["negative"] == 0 and no_text:
+            problem += (f" (this build rejected {no_text} negative candidates because a "
+                        "sticker had no queries)")
+        out.append(problem)
+    return out
 
 
 def _sticker_bytes(sticker: Sticker) -> bytes | None:

@@ -50,3 +50,5 @@ class Command(BaseCommand):
         self.stdout.write(f"snapshot {snapshot.number} written to {target}")
         for name, split in snapshot.manifest["splits"].items():
             self.stdout.write(f"  {name}: {split}")
+        for warning in snapshot.manifest.get("warnings", []):
+            self.stderr.write(self.style.WARNING(f"WARNING: {warning}"))
