@@ -111,23 +111,35 @@ def evaluate_embedder(
         require_scorable("validation", (p.label for p in val))
         val_scores, _, _ = score_pairs(embed, val, resolver, where="validation pairs",
                                        to_score=to_score)
-        threshold, _ = best_f1_threshold(val_scores.scores, val_scores.labels)
-        source = "val"
     test_scores, ids, vectors = score_pairs(embed, test, resolver, where="test pairs",
                                             to_score=to_score)
-    if threshold is None:
-        threshold, _ = best_f1_threshold(test_scores.scores, test_scores.labels)
-        source = "test (optimistic: no validation file)"
-    elif not val:
-        source = "given"
     if groups is None:
         comp = positive_groups((p.sticker_id, p.sticker_id_2) for p in test if p.label == 1)
         groups = comp
     retrieval = retrieval_recall(vectors, [groups.get(s) for s in ids])
+    return evaluation_from_scores(test_scores, val_scores, threshold=threshold,
+                                  retrieval=retrieval)
+
+
+def evaluation_from_scores(
+    test: PairScores, val: PairScores | None = None, *, threshold: float | None = None,
+    retrieval: dict[str, float] | None = None,
+) -> Evaluation:
+    """The protocol on pair scores already computed (e.g. a VLM judge's): the threshold is
+    tuned on ``val`` when given, else ``threshold``, else tuned on ``test`` and flagged."""
+    require_scorable("test", test.labels)
+    if val is not None:
+        require_scorable("validation", val.labels)
+        threshold, _ = best_f1_threshold(val.scores, val.labels)
+        source = "val"
+    elif threshold is None:
+        threshold, _ = best_f1_threshold(test.scores, test.labels)
+        source = "test (optimistic: no validation file)"
+    else:
+        source = "given"
     return Evaluation(
-        metrics=binary_metrics(test_scores.scores, test_scores.labels, threshold),
-        threshold=float(threshold), threshold_source=source, test=test_scores, val=val_scores,
-        retrieval=retrieval,
+        metrics=binary_metrics(test.scores, test.labels, threshold), threshold=float(threshold),
+        threshold_source=source, test=test, val=val, retrieval=dict(retrieval or {}),
     )
 
 
