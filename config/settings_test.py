@@ -2,11 +2,17 @@
 
 The folder is put in the environment before the main settings are read, so a Celery worker
 that a test starts as a subprocess (it inherits the environment) writes to the same place.
+The database is the checkout's embedded PostgreSQL (``var/pgdata``, started on first use and
+left running for the next run) unless DATABASE_URL names another server; pytest-django creates
+its ``test_`` database there once per run and wraps each test in a transaction.
 """
 import os
 import tempfile
+from pathlib import Path
 
 os.environ.setdefault("STICKERSIM_VAR_DIR", tempfile.mkdtemp(prefix="stickersim-test-"))
+os.environ.setdefault("STICKERSIM_PGDATA",
+                      str(Path(__file__).resolve().parent.parent / "var" / "pgdata"))
 os.environ.setdefault("GSE_PRETRAINED", "")  # never reach for the hub in tests
 
 from .settings import *  # noqa: E402,F403
@@ -28,10 +34,6 @@ def _offline_text_model() -> str:
 
 TEXT_MODEL = os.environ.get("TEXT_MODEL_TEST", "") or _offline_text_model()
 
-# On SQLite the test database is a file, not Django's shared-cache in-memory database: the live
-# server of the browser tests answers the page's parallel requests (next task, progress) in
-# threads, and a shared-cache database refuses a concurrent write at once with "database table
-# is locked" instead of waiting for the lock (the OPTIONS timeout applies to files only).
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
-    DATABASES["default"]["TEST"] = {  # noqa: F405
-        "NAME": os.path.join(os.environ["STICKERSIM_VAR_DIR"], "test-db.sqlite3")}
+# One test database per pytest process: two runs at once (two terminals, a CI job beside a
+# developer) share the embedded server but never each other's tables.
+DATABASES["default"]["TEST"] = {"NAME": f"test_stickersim_{os.getpid()}"}  # noqa: F405

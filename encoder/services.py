@@ -54,8 +54,8 @@ from encoder.retrieval import topk_cosine
 
 logger = logging.getLogger(__name__)
 
-# Candidate rows per INSERT: 5,000 rows of 4 columns stay well under PostgreSQL's and SQLite's
-# parameter limits and take ~1 MB of Python objects at a time.
+# Candidate rows per INSERT: 5,000 rows of 4 columns stay well under PostgreSQL's
+# parameter limit (65,535) and take ~1 MB of Python objects at a time.
 INSERT_BATCH = 5000
 # Embedding rows read per query when loading a matrix: 10,000 x 512 float32 = 20 MB a page.
 LOAD_PAGE = 10000

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The test command: installs everything, starts PostgreSQL and Redis on loopback, then runs
-# the unit tests on the embedded default (SQLite, inline tasks) and the integration tests on
-# PostgreSQL with Redis and real Celery workers. Extra arguments go to both pytest runs.
+# The test command: installs everything, starts Redis on loopback (and installs Chromium), then
+# runs ruff, the unit and browser tests (Celery tasks inline), and the integration tests (Redis
+# and real Celery worker processes), all on the embedded PostgreSQL (var/pgdata, started on
+# first use). Extra arguments go to both pytest runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -9,11 +10,8 @@ eval "$(scripts/services.sh)"
 export CHROMIUM_PATH=${CHROMIUM_PATH:-$(command -v chromium || true)}
 .venv/bin/ruff check .
 status=0
-# Unit tests, browser tests: SQLite and inline tasks.
+# Unit tests, browser tests: Celery tasks inline.
 env -u DATABASE_URL -u REDIS_URL .venv/bin/pytest -m "not integration" "$@" || status=$?
-# Integration tests: the same code on PostgreSQL, Redis and Celery workers.
-.venv/bin/pytest -m integration "$@" || status=$?
-# The task-assignment hot paths have hand-written SQL on PostgreSQL: run their unit tests there too.
-.venv/bin/pytest -m "not integration and not browser" tests/annotation/test_tasks.py \
-  tests/annotation/test_api.py tests/annotation/test_permissions.py "$@" || status=$?
+# Integration tests: the same code with Redis and Celery worker processes.
+env -u DATABASE_URL .venv/bin/pytest -m integration "$@" || status=$?
 exit $status

@@ -5,14 +5,7 @@ from annotation.services.annotations_io import (  # noqa: F401
     annotations_export_jsonl,
     annotations_import_jsonl,
 )
-from annotation.services.demo import DemoImportReport, demo_library_import  # noqa: F401
-from annotation.services.queries import (  # noqa: F401
-    QueryImportError,
-    QueryImportReport,
-    queries_import,
-)
-from annotation.services.stickers import ImportReport, stickers_import  # noqa: F401
-from annotation.services.tasks import (  # noqa: F401
+from annotation.services.assignment import (  # noqa: F401
     LeasedTask,
     Submitted,
     task_next,
@@ -20,3 +13,10 @@ from annotation.services.tasks import (  # noqa: F401
     task_submit,
     task_submit_and_next,
 )
+from annotation.services.demo import DemoImportReport, demo_library_import  # noqa: F401
+from annotation.services.queries import (  # noqa: F401
+    QueryImportError,
+    QueryImportReport,
+    queries_import,
+)
+from annotation.services.stickers import ImportReport, stickers_import  # noqa: F401

@@ -16,8 +16,8 @@ from typing import TextIO
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
-from django.db.models import Count, Prefetch
+from django.db import connection, transaction
+from django.db.models import Count, Max, Prefetch
 
 from annotation.errors import InputError
 from annotation.models import (
@@ -217,17 +217,17 @@ def annotations_import_jsonl(*, campaign_name: str, lines: Iterable[str]) -> Ann
 
 @transaction.atomic
 def _statuses_refresh(campaign: Campaign, *, raise_target: bool) -> None:
-    """Marks tasks done or open from their answer counts (never from a cached tally).
+    """Marks tasks done from their answer counts, with the rule every answer goes through
+    (``annotation_task_refresh``, ``annotation/sql/``), never from a cached tally.
 
     A campaign the import created takes as its per-task target the most answers any of its
     tasks has, so overlapping answers from the earlier tool read as overlap, not as extras.
     """
-    counts = Task.objects.filter(campaign=campaign).annotate(n=Count("annotations"))
     if raise_target:
-        most = max((t.n for t in counts), default=1)
-        campaign.annotators_per_task = max(1, most)
+        most = (Task.objects.filter(campaign=campaign).annotate(n=Count("annotations"))
+                .aggregate(most=Max("n"))["most"])
+        campaign.annotators_per_task = max(1, most or 1)
         campaign.save(update_fields=["annotators_per_task"])
-    target = campaign.annotators_per_task
-    done = [t.pk for t in counts if t.n >= target]
-    Task.objects.filter(campaign=campaign, pk__in=done).update(status=Task.Status.DONE)
-    Task.objects.filter(campaign=campaign).exclude(pk__in=done).update(status=Task.Status.OPEN)
+    with connection.cursor() as cur:
+        cur.execute("SELECT annotation_task_refresh(t.id, %s, now()) FROM annotation_task t "
+                    "WHERE t.campaign_id = %s", [campaign.annotators_per_task, campaign.pk])

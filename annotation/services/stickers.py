@@ -24,7 +24,7 @@ from annotation.media import MediaLimits, ProbedMedia, StickerRejected, media_pr
 from annotation.models import Sticker
 
 # Rows written per bulk_create: a row is ~300 bytes of metadata (no pixels), so 500 rows is
-# well under 1 MB, and one transaction per batch keeps SQLite's write lock short.
+# well under 1 MB, and one transaction per batch keeps row locks and WAL flushes short.
 STICKER_BATCH_SIZE = 500
 
 _STORED_SUFFIX = {"png": ".png", "jpeg": ".jpg", "gif": ".gif", "webp": ".webp", "webm": ".webm"}

@@ -273,14 +273,10 @@ _PAIR_COLUMNS = ("build_id", "sticker_a_id", "sticker_b_id", "label", "co_select
 
 def _insert_pairs(rows: list[tuple]) -> None:
     """Insert plain tuples (no model instances: building millions of them dominated the
-    build). PostgreSQL gets COPY, anything else one executemany."""
+    build): COPY, the fastest way into PostgreSQL."""
     table = connection.ops.quote_name(Pair._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(c) for c in _PAIR_COLUMNS)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            marks = ", ".join(["%s"] * len(_PAIR_COLUMNS))
-            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
+        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)

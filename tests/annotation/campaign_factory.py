@@ -17,7 +17,7 @@ from PIL import Image
 
 from annotation.models import Campaign, Candidate, CandidateSet, Sticker, Task
 from annotation.selectors import annotators_group
-from annotation.services.tasks import LeasedTask
+from annotation.services.assignment import LeasedTask
 
 EXT = {"png": "png", "gif": "gif", "webm": "webm", "jpeg": "jpg", "webp": "webp"}
 

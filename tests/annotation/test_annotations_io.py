@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from annotation.models import Annotation, Campaign, CandidateSet, Skip, Task
 from annotation.services.annotations_io import annotations_import_jsonl
-from annotation.services.tasks import task_next, task_skip, task_submit
+from annotation.services.assignment import task_next, task_skip, task_submit
 from tests.annotation.campaign_factory import (
     annotator_create,
     campaign_build,

@@ -51,18 +51,12 @@ def _wait_new_task(page, old: str) -> float:
 
 
 def _eventually(check, timeout: float = 5.0, page=None):
-    """Polls ``check`` until it returns something truthy. On SQLite the live server and the
-    test share one in-memory database whose tables are locked while the server writes, so a
-    read may fail with "database table is locked": that is retried too. Pass ``page`` while
-    a ``page.route`` handler is active: it only runs while the test waits inside Playwright."""
-    from django.db import OperationalError
-
+    """Polls ``check`` until it returns something truthy (the live server answers in its own
+    threads). Pass ``page`` while a ``page.route`` handler is active: it only runs while the
+    test waits inside Playwright."""
     deadline = time.time() + timeout
     while True:
-        try:
-            result = check()
-        except OperationalError:
-            result = None
+        result = check()
         if result or time.time() > deadline:
             return result
         if page is None:

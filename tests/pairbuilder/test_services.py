@@ -1,5 +1,5 @@
 """Pair builds, review, export, snapshots and import through the services, on a real database
-(SQLite here, tasks inline) with the offline text2vec model."""
+(PostgreSQL, tasks inline) with the offline text2vec model."""
 
 from __future__ import annotations
 
