@@ -78,6 +78,39 @@ def metrics_table(
     return "\n".join(lines)
 
 
+PAPER_COLUMNS = (("Acc.", "accuracy"), ("AUC", "roc_auc"), ("Recall", "recall"), ("F1", "f1"),
+                 ("Prec.", "precision"))  # the order of the paper's Table 3
+
+
+def paper_table(
+    evaluations: Mapping[str, Evaluation], bootstrap: Mapping[str, Any] | None = None,
+) -> str:
+    """The paper's Table 3: Model, Acc., AUC, Recall, F1, Prec.; the best of each column in
+    bold and the second best underlined; AUC and F1 with their bootstrap intervals."""
+    intervals = (bootstrap or {}).get("scorers", {})
+    ranks: dict[str, dict[str, int]] = {}
+    for _, key in PAPER_COLUMNS:
+        values = sorted({round(v, 3) for ev in evaluations.values()
+                         if (v := ev.metrics.get(key)) is not None}, reverse=True)
+        ranks[key] = {str(v): i for i, v in enumerate(values[:2])}
+    lines = ["| Model | " + " | ".join(h + (" ↑" if k != "precision" else "")
+                                      for h, k in PAPER_COLUMNS) + " |",
+             "|---|" + "---|" * len(PAPER_COLUMNS)]
+    for name, ev in evaluations.items():
+        cells = []
+        for _, key in PAPER_COLUMNS:
+            value = ev.metrics.get(key)
+            text = _fmt(value)
+            rank = None if value is None else ranks[key].get(str(round(value, 3)))
+            text = f"**{text}**" if rank == 0 else f"<u>{text}</u>" if rank == 1 else text
+            interval = intervals.get(name, {}).get(key)
+            if interval is not None:
+                text += f" [{interval['low']:.3f}, {interval['high']:.3f}]"
+            cells.append(text)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def differences_table(bootstrap: Mapping[str, Any]) -> str:
     """Markdown table of ``reference - scorer`` for AUC and F1 with their intervals."""
     reference = bootstrap["reference"]
