@@ -136,7 +136,18 @@
 
   // --- tasks on screen ---------------------------------------------------------------------
 
+  // The file's own size caps the drawn size (see .sticker in app.css): never blown up.
+  function sized(el, sticker) {
+    if (sticker.width > 0) el.style.setProperty("--w", `${sticker.width}px`);
+    if (sticker.height > 0) el.style.setProperty("--h", `${sticker.height}px`);
+    return el;
+  }
+
   function media(sticker, eager) {
+    return sized(mediaElement(sticker, eager), sticker);
+  }
+
+  function mediaElement(sticker, eager) {
     if (sticker.media_type === "webm") {
       let v = videoCache.get(sticker.url);
       if (v) { videoCache.delete(sticker.url); } else { v = document.createElement("video"); }
@@ -203,8 +214,29 @@
     }));
     root.dataset.taskId = task.id;
     updateCount();
+    fitGrid();
     shownAt = performance.now();
   }
+
+  // Laptop layout (app.css): the grid has a fixed box; choose the column count that gives
+  // the largest square tiles for all candidates in it. Phones scroll and ignore --cols.
+  const GRID_GAP_PX = 8;
+  function fitGrid() {
+    const grid = $("candidates");
+    const n = grid.children.length;
+    const { clientWidth: w, clientHeight: h } = grid;
+    if (!n || !w || !h) return;
+    let best = { side: -1, cols: 5 };
+    for (let cols = 1; cols <= n; cols++) {
+      const rows = Math.ceil(n / cols);
+      const side = Math.min((w - (cols - 1) * GRID_GAP_PX) / cols,
+                            (h - (rows - 1) * GRID_GAP_PX) / rows);
+      if (side > best.side) best = { side, cols };
+    }
+    grid.style.setProperty("--cols", best.cols);
+    grid.style.setProperty("--rows", Math.ceil(n / best.cols));
+  }
+  if (window.ResizeObserver) new ResizeObserver(fitGrid).observe($("candidates"));
 
   function toggle(i) {
     if (!current || i >= current.candidates.length) return;
