@@ -82,4 +82,11 @@ class Command(BaseCommand):
             m = version.metrics[name]
             self.stdout.write(f"{name:>4}: " + json.dumps(
                 {k: m[k] for k in ("accuracy", "precision", "recall", "f1", "roc_auc")}))
+        intervals = version.metrics.get("bootstrap", {}).get("scorers", {})
+        for name, m in version.metrics.get("baselines", {}).items():
+            auc = intervals.get(name, {}).get("roc_auc")
+            span = f" [{auc['low']:.3f}, {auc['high']:.3f}]" if auc else ""
+            self.stdout.write(f"{name:>9}: f1 {m['f1']:.3f} auc {m['roc_auc']:.3f}{span}")
+        if version.metrics.get("verdict"):
+            self.stdout.write(version.metrics["verdict"])
         self.stdout.write(f"threshold {version.threshold:.4f}; report {version.report_dir}")
