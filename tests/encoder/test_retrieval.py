@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
+from encoder import retrieval
 from encoder.retrieval import chunk_rows, topk_cosine
 
 
@@ -119,3 +121,94 @@ def test_chunk_boundaries(n: int):
     # when / then
     np.testing.assert_array_equal(topk_cosine(x, 5, chunk_bytes=1, device="cpu")[0],
                                   brute_force(x, 5)[0])
+
+
+# ---- block-max top-k, shards, half-precision storage (issue 14) ----
+
+@pytest.mark.parametrize("n", [1000, 1024, 1057])
+def test_block_pruned_topk_with_ties_matches_brute_force(n: int):
+    # given ties everywhere and N wide enough for the block-max path (>= 4 * 6 blocks of 32),
+    # with and without a short tail block
+    x = integer_vectors(n, 3, seed=n)
+    anchors = np.arange(0, n, 7)
+    assert n // retrieval.BLOCK >= retrieval.BLOCK_MIN_FACTOR * 6
+    # when
+    idx, scores = topk_cosine(x, 5, anchors=anchors, chunk_bytes=4 * n * 40, device="cpu")
+    # then
+    ref_i, ref_s = brute_force(x, 5, anchors=anchors)
+    np.testing.assert_array_equal(idx, ref_i)
+    np.testing.assert_array_equal(scores, ref_s)
+
+
+def test_small_blocks_with_duplicates_and_offset(monkeypatch):
+    # given 4-column blocks, so small inputs take the block path, and duplicate groups
+    monkeypatch.setattr(retrieval, "BLOCK", 4)
+    monkeypatch.setattr(retrieval, "BLOCK_MIN_FACTOR", 1)
+    x = integer_vectors(150, 4, seed=11)
+    groups = np.arange(150) // 3  # rows 0-2, 3-5, ... are one image each
+    # when
+    idx, scores = topk_cosine(x, 8, duplicate_group=groups, offset=3, chunk_bytes=1,
+                              device="cpu")
+    # then
+    ref_i, ref_s = brute_force(x, 8, groups=groups, offset=3)
+    np.testing.assert_array_equal(idx, ref_i)
+    np.testing.assert_array_equal(scores, ref_s)
+
+
+@pytest.mark.parametrize("shard_rows", [1, 7, 16, 49, 100, 1000])
+def test_sharded_equals_unsharded_and_brute_force_with_ties(shard_rows: int):
+    # given tied cosines, duplicate groups that straddle shard edges and an offset
+    x = integer_vectors(100, 3, seed=12)
+    groups = np.arange(100) // 4
+    groups[[6, 7, 8]] = 99  # one group across the 7-row shard boundary
+    # when the library is held in shards of ``shard_rows`` rows
+    idx, scores = topk_cosine(x, 6, duplicate_group=groups, offset=2, chunk_bytes=1,
+                              max_shard_rows=shard_rows, device="cpu")
+    # then it is exactly the unsharded result and the reference, ties by lower index
+    whole_i, whole_s = topk_cosine(x, 6, duplicate_group=groups, offset=2, device="cpu")
+    ref_i, ref_s = brute_force(x, 6, groups=groups, offset=2)
+    np.testing.assert_array_equal(idx, whole_i)
+    np.testing.assert_array_equal(scores, whole_s)
+    np.testing.assert_array_equal(idx, ref_i)
+    np.testing.assert_array_equal(scores, ref_s)
+
+
+def test_sharded_random_vectors_with_query_vectors_and_padding():
+    # given random unit vectors, a subset of anchors querying with their own vectors, and
+    # k larger than the candidates, over shards smaller than k
+    x = unit_vectors(12, 8, seed=13)
+    anchors = np.array([0, 5, 11])
+    queries = unit_vectors(3, 8, seed=14)
+    # when
+    idx, scores = topk_cosine(x, 14, anchors=anchors, anchor_vectors=queries, max_shard_rows=5,
+                              device="cpu")
+    # then 11 real candidates, then padding, in the reference order
+    ref_i, ref_s = brute_force(x, 11, anchors=anchors, vectors=queries)
+    np.testing.assert_array_equal(idx[:, :11], ref_i)
+    np.testing.assert_allclose(scores[:, :11], ref_s, atol=1e-6)
+    assert (idx[:, 11:] == -1).all() and np.isneginf(scores[:, 11:]).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_storage_ranks_the_rounded_vectors(dtype):
+    # given random unit vectors kept in half precision (the CUDA default is float16)
+    x = unit_vectors(400, 16, seed=15)
+    rounded = torch.from_numpy(x).to(dtype).float().numpy()
+    # when
+    idx, scores = topk_cosine(x, 10, dtype=dtype, max_shard_rows=150, device="cpu")
+    # then it is the exact float32 ranking of the rounded vectors
+    ref_i, ref_s = brute_force(rounded, 10)
+    np.testing.assert_array_equal(idx, ref_i)
+    np.testing.assert_allclose(scores, ref_s, atol=1e-6)
+
+
+def test_storage_dtype_and_shard_rows_for():
+    # given / when / then: half on CUDA, float32 on CPU; a shard plus a chunk fit the memory
+    assert retrieval.storage_dtype(torch.device("cuda")) == torch.float16
+    assert retrieval.storage_dtype(torch.device("cpu")) == torch.float32
+    assert retrieval.storage_dtype(torch.device("cpu"), torch.bfloat16) == torch.bfloat16
+    rows = retrieval.shard_rows_for(8 * 2**30, 512, torch.float16)
+    assert rows * 512 * 2 + retrieval.DEFAULT_CHUNK_BYTES <= 8 * 2**30
+    assert (rows + 1) * 512 * 2 + retrieval.DEFAULT_CHUNK_BYTES > 8 * 2**30
+    with pytest.raises(ValueError):
+        retrieval.shard_rows_for(1000, 512)
