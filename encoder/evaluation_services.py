@@ -41,7 +41,7 @@ from encoder.gse.pipeline import baseline_notes
 from encoder.gse.report import compare, evaluation_summary, paper_table, write_report
 from encoder.models import EncoderVersion
 from encoder.openclip import EncoderError
-from encoder.training_services import _model_for, _pairs_resolver
+from encoder.training_services import gse_model_for, pairs_resolver
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def judge_evaluate(
     bootstrap intervals (judge minus each) and the cost of the run."""
     test = read_pairs_csv(pairs_csv, split="test")
     val = read_pairs_csv(val_csv, split="val") if val_csv else None
-    resolver = _pairs_resolver(pair_sticker_ids([*test, *(val or [])]), images_dir)
+    resolver = pairs_resolver(pair_sticker_ids([*test, *(val or [])]), images_dir)
     judge, cost = judge_evaluation(test=test, val=val, resolver=resolver, endpoint=endpoint,
                                    model=model, cache_dir=cache_dir, concurrency=concurrency,
                                    timeout=timeout, progress=progress)
@@ -143,13 +143,13 @@ def emotion_evaluate(
     for the model (a version, ``base`` or a surface baseline) and the surface baselines."""
     labels = read_labels_csv(labels_csv)
     ids = sorted(labels)
-    paths = resolve_images(ids, _pairs_resolver(ids, images_dir), where=str(labels_csv))
+    paths = resolve_images(ids, pairs_resolver(ids, images_dir), where=str(labels_csv))
     classes = [labels[s] for s in ids]
     if isinstance(model, str) and model in SURFACE_BASELINES:
         name, embedders = model, {}
     else:
         name = model.version if isinstance(model, EncoderVersion) else "base"
-        embedders = {name: model_embedder(_model_for(model, base_model, pretrained))}
+        embedders = {name: model_embedder(gse_model_for(model, base_model, pretrained))}
     embedders.update({b: SURFACE_BASELINES[b].embed for b in [name, *baselines]
                       if b in SURFACE_BASELINES and b not in embedders})
     results = {k: reference_classification(embed(ids, paths), classes, draws=draws, seed=seed)
@@ -196,7 +196,7 @@ def table_evaluate(
     """
     folder = Path(pairs_dir)
     test, val, tuned_on = _folder_splits(folder)
-    resolver = _pairs_resolver(pair_sticker_ids([*test, *(val or [])]), images_dir)
+    resolver = pairs_resolver(pair_sticker_ids([*test, *(val or [])]), images_dir)
     evaluations: dict[str, Evaluation] = {}
     notes = [f"Thresholds tuned for F1 on {tuned_on}; metrics on pairs_test.csv "
              f"({len(test)} pairs, {sum(p.label for p in test)} positive)."]
@@ -206,7 +206,7 @@ def table_evaluate(
     for name, model in models:
         write(f"scoring {name}")
         try:
-            evaluations[name] = evaluate_model(_model_for(model, "", None), test=test, val=val,
+            evaluations[name] = evaluate_model(gse_model_for(model, "", None), test=test, val=val,
                                                resolver=resolver)
         except (EncoderError, OSError, RuntimeError) as e:
             notes.append(f"{name}: left out, it does not load here ({str(e)[:200]})")

@@ -38,6 +38,7 @@ from encoder.gse.evaluate import evaluate_baselines, evaluate_model
 from encoder.gse.model import GseModel, gse_model_load
 from encoder.gse.pipeline import baseline_notes, gse_run
 from encoder.gse.report import compare, evaluation_summary, write_report
+from encoder.gse.scorable import missing_class_reason
 from encoder.models import EncoderVersion, StickerEmbedding
 from encoder.openclip import LoadedEncoder, embed_images, load_encoder
 from encoder.retrieval import topk_cosine
@@ -103,6 +104,19 @@ def _snapshot_folder(snapshot: Snapshot) -> Path:
     return Path(snapshot.path)
 
 
+def snapshot_require_scorable(snapshot: Snapshot) -> None:
+    """Refuses, before anything is queued, a snapshot whose validation or test split lacks a
+    class (from the manifest's counts): training on it could only end in a meaningless score."""
+    splits = (snapshot.manifest or {}).get("splits", {})
+    for key, name in (("val", "validation"), ("test", "test")):
+        counts = splits.get(key)
+        if counts is None:
+            continue
+        reason = missing_class_reason([1] * counts["positive"] + [0] * counts["negative"])
+        if reason is not None:
+            raise InputError(f"snapshot {snapshot.number}: {name} split", reason)
+
+
 def snapshot_latest() -> Snapshot:
     """The newest exported snapshot."""
     row = Snapshot.objects.filter(status=Snapshot.Status.DONE).order_by("-number").first()
@@ -138,6 +152,7 @@ def gse_train_start(
     from encoder.training_tasks import gse_train_task
 
     _snapshot_folder(snapshot)
+    snapshot_require_scorable(snapshot)
     config = config or TrainConfig()
     base = encoder_spec_from_settings(model=base_model or None, pretrained=pretrained)
     row = EncoderVersion.objects.create(
@@ -209,7 +224,8 @@ def gse_train(
 # ---------------------------------------------------------------- evaluation
 
 
-def _model_for(model: EncoderVersion | str, base_model: str, pretrained: str | None) -> GseModel:
+def gse_model_for(model: EncoderVersion | str, base_model: str, pretrained: str | None) -> GseModel:
+    """A registered version from its checkpoint, or ``"base"``: the configured base model."""
     if isinstance(model, EncoderVersion):
         spec = encoder_spec_for_version(model)
         return gse_model_load(spec.model, spec.pretrained, spec.device, spec.model_config)
@@ -217,7 +233,8 @@ def _model_for(model: EncoderVersion | str, base_model: str, pretrained: str | N
     return gse_model_load(base.model, base.pretrained, base.device)
 
 
-def _pairs_resolver(ids: Sequence[str], images_dir: str | Path) -> ImageResolver:
+def pairs_resolver(ids: Sequence[str], images_dir: str | Path) -> ImageResolver:
+    """A pair file's stickers: ``images_dir/<id>`` first, else the library's still."""
     in_folder, in_library = folder_resolver(images_dir), library_resolver(ids)
     return lambda sid: in_folder(sid) or in_library(sid)
 
@@ -238,14 +255,14 @@ def gse_evaluate(
     val = read_pairs_csv(val_csv, split="val") if val_csv else None
     ids = sorted({s for split in (test, val or []) for p in split
                   for s in (p.sticker_id, p.sticker_id_2)})
-    resolver = _pairs_resolver(ids, images_dir)
+    resolver = pairs_resolver(ids, images_dir)
     if isinstance(model, str) and model in SURFACE_BASELINES:
         name = model
         evaluations = evaluate_baselines([model], test=test, val=val, resolver=resolver)
     else:
         name = model.version if isinstance(model, EncoderVersion) else "base"
         threshold = model.threshold if isinstance(model, EncoderVersion) and not val else None
-        evaluations = {name: evaluate_model(_model_for(model, base_model, pretrained),
+        evaluations = {name: evaluate_model(gse_model_for(model, base_model, pretrained),
                                             test=test, val=val, threshold=threshold,
                                             resolver=resolver)}
     others = [b for b in baselines if b != name]

@@ -74,3 +74,22 @@ def test_train_gse_refuses_a_snapshot_without_negatives(positives_only_campaign,
         call_command("train_gse", "--snapshot", "latest", "--base", tiny_openclip["config_path"],
                      "--pretrained", tiny_openclip["checkpoint"], "--device", "cpu")
     assert "stickers without queries cannot become negatives" in str(caught.value)
+
+
+@pytest.mark.django_db
+def test_the_campaign_page_refuses_to_queue_training_on_it(positives_only_campaign,
+                                                          admin_client):
+    from encoder.models import EncoderVersion
+    from pairbuilder import services
+
+    # given an exported snapshot with positives only
+    snapshot = services.snapshot_create(campaign=positives_only_campaign,
+                                        include_unreviewed=True)
+    # when an admin presses "Train GSE on latest snapshot"
+    page = admin_client.post("/campaigns/no-queries/models/train/", follow=True)
+    # then nothing is queued and the page says which class is missing and why
+    text = page.content.decode()
+    assert f"snapshot {snapshot.number}: validation split: " in text
+    assert "no negative pair" in text
+    assert "stickers without queries cannot become negatives" in text
+    assert not EncoderVersion.objects.filter(kind=EncoderVersion.Kind.GSE).exists()
