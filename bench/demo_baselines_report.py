@@ -27,7 +27,12 @@ from bench.demo_gse_report import (  # noqa: E402
 )
 from encoder.gse.baselines import SURFACE_BASELINES  # noqa: E402
 from encoder.gse.data import folder_resolver  # noqa: E402
-from encoder.gse.evaluate import evaluate_baselines, evaluate_model  # noqa: E402
+from encoder.gse.emotion import emotion_table, reference_classification  # noqa: E402
+from encoder.gse.evaluate import (  # noqa: E402
+    evaluate_baselines,
+    evaluate_model,
+    model_embedder,
+)
 from encoder.gse.model import gse_model_load  # noqa: E402
 from encoder.gse.pipeline import baseline_notes  # noqa: E402
 from encoder.gse.report import compare, write_report  # noqa: E402
@@ -63,6 +68,24 @@ def main() -> None:
                          evaluations=evaluations, info=info,
                          notes=baseline_notes(tuple(SURFACE_BASELINES)), bootstrap=bootstrap)
     print(Path(files["markdown"]).read_text())
+    print(emotion_report(rows, splits["val"] | splits["test"], model, out / "stills", args.seed))
+
+
+def emotion_report(rows, concepts, model, stills: Path, seed: int) -> str:
+    """Emotion classification by reference sticker, the face-* CLDR subgroups as classes,
+    over the stickers of concepts the shipped GSE never trained on (val + test)."""
+    chosen = [r for r in rows if r["concept"] in concepts and r["group"].startswith("face-")]
+    ids = [r["sticker_id"] for r in chosen]
+    classes = [r["group"] for r in chosen]
+    paths = {s: stills / s for s in ids}
+    embedders = {"demo GSE (shipped)": model_embedder(model),
+                 **{n: b.embed for n, b in SURFACE_BASELINES.items()}}
+    results = {name: reference_classification(embed(ids, paths), classes, seed=seed)
+               for name, embed in embedders.items()}
+    first = next(iter(results.values()))
+    return (f"## Emotion by reference sticker ({first['stickers']} stickers, "
+            f"{first['classes']} face-* subgroups, chance {first['chance_accuracy']:.3f}, "
+            f"{first['draws']} draws)\n\n" + emotion_table(results))
 
 
 if __name__ == "__main__":
