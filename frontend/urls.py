@@ -1,7 +1,7 @@
 """URL routes of the frontend app."""
 from django.urls import path
 
-from frontend.views import annotate, campaign, registry, review
+from frontend.views import annotate, campaign, library, registry, review
 
 urlpatterns: list = [
     path("", annotate.home, name="home"),
@@ -12,4 +12,6 @@ urlpatterns: list = [
     path("campaigns/<str:name>/models/activate/", registry.campaign_gse_activate,
          name="campaign-gse-activate"),
     path("pair-builds/<int:build_id>/review/", review.pair_review, name="pair-review"),
+    path("library/", library.library, name="library"),
+    path("library/stickers/<int:pk>/", library.sticker, name="library-sticker"),
 ]

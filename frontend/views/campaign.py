@@ -1,5 +1,6 @@
-"""The campaign page for staff: progress, annotators, expired leases, agreement, and the
-pair-build and model panels that the pair builder and the encoder app fill."""
+"""The campaign page for staff: a dashboard (progress, pace and agreement over time, pairs
+per rule, GSE against its baselines) over the tables it charts, and the pair-build and model
+panels that the pair builder and the encoder app fill."""
 
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ import encoder.selectors
 import pairbuilder.selectors
 from annotation.models import Campaign
 from annotation.selectors import campaign_stats
+from frontend.selectors.dashboard import campaign_dashboard
 
 
 @staff_member_required
 def campaign_detail(request: HttpRequest, name: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign, name=name)
-    context = {"campaign": campaign, "stats": campaign_stats(campaign=campaign)}
+    stats = campaign_stats(campaign=campaign)
+    context = {"campaign": campaign, "stats": stats,
+               # the charts read the rows the tables show (annotators) or the same aggregates
+               "dashboard": campaign_dashboard(campaign=campaign, annotators=stats["annotators"])}
     # The panels' own keys; ours win on a clash so this page never loses its figures.
     context = {
         **pairbuilder.selectors.campaign_panel(campaign=campaign),

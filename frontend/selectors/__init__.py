@@ -1,0 +1,1 @@
+"""Reads that compose the pages: the campaign dashboard and the library browser."""
