@@ -153,3 +153,20 @@ def test_a_generated_folder_without_a_database_gse(db, tmp_path, capsys):
     # then the surface baselines are scored and the table says there is no GSE to compare
     out = capsys.readouterr().out
     assert "| dhash |" in out and "No registered GSE" in out
+
+
+def test_evaluate_table_includes_the_judge_when_configured(vlm_server, db, tmp_path,  # noqa: F811
+                                                           capsys, monkeypatch):
+    # given a Triple-S folder and a judge endpoint in the environment
+    monkeypatch.setenv("GSE_JUDGE_ENDPOINT", vlm_server)
+    monkeypatch.setenv("GSE_JUDGE_MODEL", "fake-vlm")
+    monkeypatch.setattr("encoder.evaluation_services.judge_cache_dir",
+                        lambda: tmp_path / "cache")
+    folder = make_snapshot_folder(tmp_path / "triple-s")["folder"]
+    # when
+    call_command("evaluate_table", "--pairs-dir", str(folder), "--images",
+                 str(folder / "stickers"), "--no-base")
+    # then the judge has its row, tuned on the validation pairs, and its cost in the notes
+    out = capsys.readouterr().out
+    assert "| judge fake-vlm |" in out
+    assert "judge fake-vlm: " in out and " requests, " in out
