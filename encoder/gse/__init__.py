@@ -7,5 +7,11 @@ evaluation and report, with no Django in it (the OpenCLIP library/trainer split)
 - ``data.py``: Triple-S CSVs, sticker stills and their query texts, batches of pairs.
 - ``train.py``: AdamW, warm-up + cosine schedule, ``train_one_epoch``, ``train``.
 - ``metrics.py`` / ``evaluate.py``: threshold search, Acc/P/R/F1/AUC, retrieval Recall@k.
-- ``report.py``: markdown + JSON report with PNG plots.
+- ``baselines.py``: surface baselines (raw pixels, colour histogram, image hashes) that any
+  gain must beat, scored with the same protocol (``evaluate.evaluate_baselines``).
+- ``bootstrap.py``: paired bootstrap intervals for AUC and F1 and their differences.
+- ``scorable.py``: a split without both classes is refused, saying which class and why.
+- ``emotion.py``: emotion classification by one reference sticker per class.
+- ``judge.py``: the VLM judge baseline over an OpenAI-compatible server, cached per pair.
+- ``report.py``: markdown + JSON report with PNG plots, intervals and the paper's Table 3.
 """
