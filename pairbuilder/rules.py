@@ -14,6 +14,12 @@ size come from one ``np.triu_indices`` gather, and counting is one in-place sort
 run-length pass. The expensive evidence is computed lazily: query overlap only for the pairs
 that could still be labelled, text cosine only for negative candidates passing every other
 condition (and for positives, as evidence for the reviewer).
+
+Why shards (``pairs_label_sharded``, what a build runs): at 1,000,000 anchors the displayed sets
+hold 433 M pair occurrences, 3.4 GB of keys before the sort and the run-length arrays, and one
+pass needed 20.6 GiB of process memory. A shard is a range of the smaller sticker ``lo``, cut so
+that each holds about ``SHARD_OCCURRENCES`` occurrences; its keys are generated, counted and
+labelled alone, and because the ranges ascend, the shards' outputs concatenate already sorted.
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ import numpy as np
 # Pair occurrences generated per gather while building keys. 4M int64 keys = 32 MB plus the
 # two index arrays; small enough to keep peak memory near the size of the final key array.
 KEY_CHUNK_OCCURRENCES = 4_000_000
+# Pair occurrences a shard of a build holds at most (about): 50M int64 keys = 400 MB, plus
+# the sort's run-length arrays, ~1.5 GB at the peak of one shard.
+SHARD_OCCURRENCES = 50_000_000
 # Pairs whose query overlap is computed at once: each expands to ~2 x 10 (pair, query) keys,
 # so 1M pairs cost ~ 20M int64 = 160 MB transiently.
 OVERLAP_CHUNK_PAIRS = 1_000_000
@@ -50,6 +59,7 @@ class SetCollection:
 
     offsets: np.ndarray  # (K+1,) int64
     members: np.ndarray  # (M,) int64
+    sorted_members: bool = False  # members ascending within each set (skips a sort per chunk)
 
     @classmethod
     def from_lists(cls, sets: Sequence[Sequence[int]]) -> SetCollection:
@@ -59,7 +69,7 @@ class SetCollection:
         offsets = np.zeros(len(cleaned) + 1, dtype=np.int64)
         np.cumsum(sizes, out=offsets[1:])
         members = np.concatenate(cleaned) if cleaned else np.zeros(0, dtype=np.int64)
-        return cls(offsets, members.astype(np.int64, copy=False))
+        return cls(offsets, members.astype(np.int64, copy=False), sorted_members=True)
 
     @property
     def sizes(self) -> np.ndarray:
@@ -95,13 +105,16 @@ class LabelledPairs:
 
 
 def pair_keys(sets: SetCollection, n_stickers: int, *, shard: int = 0,
-              n_shards: int = 1) -> np.ndarray:
+              n_shards: int = 1, lo_range: tuple[int, int] | None = None) -> np.ndarray:
     """All within-set pair keys ``lo * n + hi`` (one per set holding the pair), unsorted.
 
     Sets must hold distinct members. With ``n_shards > 1`` only pairs whose smaller sticker
     satisfies ``lo % n_shards == shard`` are kept, so shards partition the pairs and each can
-    be counted with a fraction of the memory.
+    be counted with a fraction of the memory. With ``lo_range=(first, stop)`` only pairs with
+    ``first <= lo < stop`` are generated (the build's shards: no pass over the others' pairs).
     """
+    if lo_range is not None:
+        return _pair_keys_in_range(sets, n_stickers, *lo_range)
     sizes = sets.sizes
     chunks: list[np.ndarray] = []
     # Unsharded, the total is known: write into one buffer instead of concatenating chunks
@@ -116,7 +129,9 @@ def pair_keys(sets: SetCollection, n_stickers: int, *, shard: int = 0,
         step = max(1, KEY_CHUNK_OCCURRENCES // per_set)
         for lo_set in range(0, len(starts), step):
             block = starts[lo_set:lo_set + step]
-            rows = np.sort(sets.members[block[:, None] + np.arange(size)], axis=1)  # (S', size)
+            rows = sets.members[block[:, None] + np.arange(size)]  # (S', size)
+            if not sets.sorted_members:
+                rows.sort(axis=1)
             # Sorted rows make every (iu, ju) gather already (lo, hi): no min/max pass.
             if n_shards == 1:
                 dest = out[pos:pos + len(block) * per_set].reshape(len(block), per_set)
@@ -129,6 +144,64 @@ def pair_keys(sets: SetCollection, n_stickers: int, *, shard: int = 0,
     if n_shards == 1:
         return out
     return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
+
+
+def _pair_keys_in_range(sets: SetCollection, n_stickers: int, first: int,
+                        stop: int) -> np.ndarray:
+    """Keys of the pairs whose smaller sticker is in ``[first, stop)``, position by position.
+
+    In a sorted row the pairs with ``lo`` at position i are (row[i], row[j > i]): select the
+    rows whose i-th member is in range, then emit one slice. Work is the shard's own keys plus
+    one (S', size) comparison per chunk, not a filter over every pair of the build.
+    """
+    sizes = sets.sizes
+    n = np.int64(n_stickers)
+    chunks: list[np.ndarray] = []
+    for size in np.unique(sizes[sizes >= 2]):
+        size = int(size)
+        starts = sets.offsets[:-1][sizes == size]  # (S,) sets of this size
+        step = max(1, KEY_CHUNK_OCCURRENCES // (size * (size - 1) // 2))
+        for lo_set in range(0, len(starts), step):
+            rows = sets.members[starts[lo_set:lo_set + step, None] + np.arange(size)]  # (S', z)
+            if not sets.sorted_members:
+                rows.sort(axis=1)
+            inside = (rows >= first) & (rows < stop)  # (S', size)
+            for i in np.flatnonzero(inside[:, :-1].any(axis=0)):
+                picked = rows[inside[:, i]]  # (S'', size) rows with lo at position i
+                chunks.append((picked[:, i:i + 1] * n + picked[:, i + 1:]).ravel())
+    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
+
+
+def sort_members(sets: SetCollection, n_stickers: int) -> SetCollection:
+    """The same sets with members ascending within each set (one sort of set-major keys)."""
+    if sets.sorted_members:
+        return sets
+    scale = np.repeat(np.arange(len(sets), dtype=np.int64), sets.sizes)  # (M,) set of each
+    scale *= np.int64(max(n_stickers, 1))
+    keys = scale + sets.members  # (M,) set-major, then member
+    keys.sort()
+    keys -= scale  # sets keep their positions, so the same offsets hold
+    return SetCollection(sets.offsets, keys, sorted_members=True)
+
+
+def lo_occurrences(sets: SetCollection, n_stickers: int) -> np.ndarray:
+    """(N,) int64: in how many within-set pairs each sticker is the smaller one (sorted sets).
+
+    The member at rank r of a sorted set of size z is ``lo`` of ``z - 1 - r`` pairs.
+    """
+    sizes = sets.sizes
+    rank = np.arange(len(sets.members)) - np.repeat(sets.offsets[:-1], sizes)  # (M,)
+    weight = np.repeat(sizes - 1, sizes) - rank  # (M,)
+    return np.bincount(sets.members, weights=weight, minlength=n_stickers).astype(np.int64)
+
+
+def shard_bounds(occurrences: np.ndarray, n_shards: int) -> np.ndarray:
+    """(n_shards + 1,) sticker boundaries with about equal occurrences per range."""
+    cum = np.cumsum(occurrences)  # (N,)
+    total = int(cum[-1]) if len(cum) else 0
+    targets = total * np.arange(1, n_shards) / n_shards
+    inner = np.searchsorted(cum, targets, side="right")  # first sticker past each target
+    return np.concatenate([[0], inner, [len(occurrences)]]).astype(np.int64)
 
 
 def count_keys(keys: np.ndarray) -> PairCounts:
@@ -228,11 +301,14 @@ def cosine_from_vectors(vectors: np.ndarray) -> TextCosine:
 
 def pairs_label(*, displayed: SetCollection, similar: SetCollection, queries: SetCollection,
                 text_cosine: TextCosine, n_stickers: int, params: RuleParams = RuleParams(),
-                shard: int = 0, n_shards: int = 1) -> LabelledPairs:
-    """Apply the pair rules; see the module docstring. One shard of the pairs when sharded."""
+                shard: int = 0, n_shards: int = 1,
+                lo_range: tuple[int, int] | None = None) -> LabelledPairs:
+    """Apply the pair rules; see the module docstring. One shard of the pairs when sharded
+    (``shard``/``n_shards`` by ``lo`` modulo, or a ``lo_range`` as ``pairs_label_sharded``)."""
     n = np.int64(n_stickers)
-    shown = count_keys(pair_keys(displayed, n_stickers, shard=shard, n_shards=n_shards))
-    chosen = count_keys(pair_keys(similar, n_stickers, shard=shard, n_shards=n_shards))
+    part = {"shard": shard, "n_shards": n_shards, "lo_range": lo_range}
+    shown = count_keys(pair_keys(displayed, n_stickers, **part))
+    chosen = count_keys(pair_keys(similar, n_stickers, **part))
     # Co-selected pairs normally are co-displayed too (a selection is among the candidates),
     # but nothing here relies on it: the pairs considered are the union of both key sets.
     keys, co_displayed, co_selected = _align(shown, chosen)
@@ -321,3 +397,51 @@ def labelled_pairs_concat(parts: Sequence[LabelledPairs]) -> LabelledPairs:
         for k, v in p.counts.items():
             counts[k] = counts.get(k, 0) + v
     return LabelledPairs(**{k: v[order] for k, v in cat.items()}, counts=counts)
+
+
+ShardDone = Callable[[int, int], None]  # (shards done, shards in all) -> None
+
+
+def pairs_label_sharded(*, displayed: SetCollection, similar: SetCollection,
+                        queries: SetCollection, text_cosine: TextCosine, n_stickers: int,
+                        params: RuleParams = RuleParams(),
+                        shard_occurrences: int = SHARD_OCCURRENCES,
+                        on_shard: ShardDone | None = None) -> LabelledPairs:
+    """The rules over ranges of ``lo`` holding about ``shard_occurrences`` displayed pair
+    occurrences each (what a pair build runs): the same result as ``pairs_label``, in bounded
+    memory. ``counts["shards"]`` says how many ranges there were."""
+    displayed = sort_members(displayed, n_stickers)
+    similar = sort_members(similar, n_stickers)
+    occurrences = lo_occurrences(displayed, n_stickers)  # (N,)
+    n_shards = max(1, -(-int(occurrences.sum()) // max(1, shard_occurrences)))
+    bounds = shard_bounds(occurrences, n_shards)
+    del occurrences
+    parts = []
+    for s in range(n_shards):
+        lo_range = (int(bounds[s]), int(bounds[s + 1])) if n_shards > 1 else None
+        parts.append(pairs_label(displayed=displayed, similar=similar, queries=queries,
+                                 text_cosine=text_cosine, n_stickers=n_stickers,
+                                 params=params, lo_range=lo_range))
+        if on_shard is not None:
+            on_shard(s + 1, n_shards)
+    result = _concat_ascending(parts)
+    result.counts["shards"] = n_shards
+    return result
+
+
+def _concat_ascending(parts: list[LabelledPairs]) -> LabelledPairs:
+    """Concatenate shard results whose ``a`` ranges ascend (already sorted by (a, b)), one
+    field at a time, releasing each part's field as it goes: the peak is the output plus one
+    field, not twice the output as a sort would need. Consumes ``parts``."""
+    counts: dict[str, int] = {}
+    for p in parts:
+        for k, v in p.counts.items():
+            counts[k] = counts.get(k, 0) + v
+    fields = {}
+    for name in ("a", "b", "label", "co_selected", "co_displayed", "query_overlap",
+                 "text_cosine"):
+        fields[name] = np.concatenate([getattr(p, name) for p in parts])
+        for p in parts:
+            setattr(p, name, None)
+    parts.clear()
+    return LabelledPairs(**fields, counts=counts)
