@@ -14,8 +14,9 @@ and rerunning the task deletes any rows and redoes the build. The rules are dete
 the same annotations always give the same pairs.
 
 Sharding: when the displayed sets hold more pair occurrences than ``SHARD_OCCURRENCES``, the
-pairs are partitioned by ``smaller sticker index % n_shards`` and each shard is counted and
-labelled on its own inside the task (bounded memory), then the shards are concatenated.
+pairs are partitioned into ranges of the smaller sticker index holding about that many each, and
+each range is counted and labelled on its own inside the task (bounded memory), then the shards
+are concatenated (``rules.pairs_label_sharded``; ``bench/bench_pairbuild.py`` runs the same).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ logger = logging.getLogger(__name__)
 # Pair rows per INSERT / COPY batch: 5,000 tuples of 8 numbers, well under 1 MB.
 PAIR_INSERT_BATCH_SIZE = 5000
 # Pair occurrences counted at once; 50M int64 keys = 400 MB (+ the sort's scratch).
-SHARD_OCCURRENCES = 50_000_000
+SHARD_OCCURRENCES = rules.SHARD_OCCURRENCES
 # Fault injection for the interruption test: when this file exists the build deletes it and
 # kills its own process after the first INSERT batch, mid-transaction (like a killed worker).
 FAULT_FILE_ENV = "PAIRBUILD_FAULT_FILE"
@@ -117,21 +118,14 @@ def _compute(build: PairBuild) -> tuple[rules.LabelledPairs, np.ndarray, int]:
     n = len(loaded.sticker_pks)
     queries = _query_sets(loaded.sticker_pks)
     cosine = _cosine_callback(loaded.sticker_pks, params["text_model"])
-    sizes = loaded.displayed.sizes
-    occurrences = int((sizes * (sizes - 1) // 2).sum())
-    n_shards = max(1, math.ceil(occurrences / SHARD_OCCURRENCES))
     rule_params = rules.RuleParams(
         min_positive=params["min_positive"], min_displayed=params["min_displayed"],
         max_query_overlap=params["max_query_overlap"], max_text_cosine=params["max_text_cosine"])
-    parts = []
-    for shard in range(n_shards):
-        parts.append(rules.pairs_label(
-            displayed=loaded.displayed, similar=loaded.similar, queries=queries,
-            text_cosine=cosine, n_stickers=n, params=rule_params, shard=shard,
-            n_shards=n_shards))
-        _progress(build, 0.2 + 0.5 * (shard + 1) / n_shards)
-    result = rules.labelled_pairs_concat(parts)
-    result.counts["shards"] = n_shards
+    result = rules.pairs_label_sharded(
+        displayed=loaded.displayed, similar=loaded.similar, queries=queries,
+        text_cosine=cosine, n_stickers=n, params=rule_params,
+        shard_occurrences=SHARD_OCCURRENCES,
+        on_shard=lambda done, total: _progress(build, 0.2 + 0.5 * done / total))
     return result, loaded.sticker_pks, loaded.annotation_count
 
 
