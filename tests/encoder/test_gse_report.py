@@ -62,3 +62,25 @@ def test_a_test_split_without_negatives_is_refused_before_training(tiny_openclip
                 out_dir=tmp_path / "out")
     assert "without queries cannot become negatives" in str(caught.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_the_papers_table_marks_best_and_second_best():
+    import numpy as np
+
+    from encoder.gse.evaluate import PairScores, evaluation_from_scores
+    from encoder.gse.report import compare, paper_table
+
+    # given three scorers on the same ten pairs: perfect, decent, inverted
+    labels = np.asarray([1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+    perfect = labels * 0.8 + 0.1
+    decent = np.asarray([0.9, 0.8, 0.3, 0.7, 0.2, 0.6, 0.1, 0.2, 0.3, 0.1])
+    evaluations = {name: evaluation_from_scores(PairScores(s, labels), threshold=0.5)
+                   for name, s in (("gse", perfect), ("pixels", decent),
+                                   ("inverted", 1 - perfect))}
+    # when
+    table = paper_table(evaluations, compare(evaluations, reference="gse", n_resamples=50))
+    rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines()[2:]}
+    # then the best AUC is bold, the second underlined, the last plain, each with its interval
+    assert "| **1.000** [1.000, 1.000] |" in rows["gse"]
+    assert "<u>" in rows["pixels"] and "**" not in rows["pixels"].split(" | ")[2]
+    assert "**" not in rows["inverted"] and "<u>" not in rows["inverted"]
