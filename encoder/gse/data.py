@@ -9,6 +9,7 @@ loss). The pair order of an epoch and the query picked per sticker come from
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,13 +126,30 @@ def pair_sticker_ids(pairs: Iterable[PairRow]) -> list[str]:
     return list(dict.fromkeys(s for p in pairs for s in (p.sticker_id, p.sticker_id_2)))
 
 
+# A webm read for its still: the same limits as an import's defaults, generous for evaluation.
+VIDEO_STILL_LIMITS = {"max_bytes": 50_000_000, "max_pixels": 4096 * 4096, "max_frames": 10_000}
+
+
 def load_still(path: Path) -> Image.Image:
-    """The first frame of an image file as RGB (gif/webp animations: frame 0)."""
+    """The first frame of an image file as RGB (gif/webp animations: frame 0).
+
+    A file Pillow cannot open (a webm video sticker, a third of real ones, as in the public
+    Triple-S images) gets the platform's own still (first frame on white, ``media_probe``), so
+    a pair folder of original files can be evaluated as it is.
+    """
     try:
         with Image.open(path) as image:
             image.seek(0)
             return image.convert("RGB")
     except (OSError, ValueError) as e:
+        from annotation.media import MediaLimits, media_probe
+
+        try:
+            probed = media_probe(Path(path).read_bytes(), name=str(path),
+                                 limits=MediaLimits(**VIDEO_STILL_LIMITS))
+            return Image.open(io.BytesIO(probed.still_png)).convert("RGB")
+        except (OSError, ValueError):
+            pass
         raise GseDataError(f"{path}: not a readable image ({e}); give the sticker's still") from e
 
 

@@ -108,3 +108,18 @@ def test_a_validation_split_without_positives_is_refused(tmp_path):
     with pytest.raises(InputError, match="validation split: .* no positive pair"):
         evaluate_baselines(["pixels"], test=snap.test, val=only_negative,
                            resolver=folder_resolver(folder / "stickers"))
+
+
+def test_a_webm_sticker_is_read_as_its_first_frame(tmp_path):
+    from encoder.gse.data import load_still
+    from tests.annotation.campaign_factory import webm_bytes
+
+    # given a webm video sticker in a pair folder, as in the public Triple-S images
+    path = tmp_path / "v.webm"
+    path.write_bytes(webm_bytes())
+    # when it is scored by a surface baseline
+    still = load_still(path)
+    vectors = SURFACE_BASELINES["pixels"].embed(["v.webm"], {"v.webm": path})
+    # then its first frame was used
+    assert still.mode == "RGB" and still.size[0] > 0
+    assert vectors.shape == (1, 3072)
