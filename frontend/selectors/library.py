@@ -22,6 +22,8 @@ from encoder.models import EncoderVersion, StickerEmbedding
 from pairbuilder.models import Pair, PairReview
 
 NEIGHBOURS = 8  # per encoder version on the sticker page
+PAIRS_SHOWN = 50  # pairs on the sticker page, positives first; the page says how many more
+SETS_SHOWN = 40  # candidate sets on the sticker page, anchors first
 NEIGHBOUR_PAGE = 5_000  # embeddings read per query: 5,000 x 512 float32 = 10 MB at a time
 RETRIEVAL_LABELS = {
     CandidateSet.RetrievalView.IMAGE: "image embeddings",
@@ -92,14 +94,20 @@ def sticker_queries(*, sticker: Sticker) -> list[dict[str, Any]]:
             for (lang, src), texts in groups.items()]
 
 
-def sticker_candidate_sets(*, sticker: Sticker) -> list[dict[str, Any]]:
-    """Every candidate set the sticker was in, as anchor or candidate: the campaign, the
-    iteration, its rank, how the set was retrieved, and how often it was judged similar."""
-    as_anchor = CandidateSet.objects.filter(anchor=sticker).values_list("pk", flat=True)
+def sticker_candidate_sets(*, sticker: Sticker, limit: int = SETS_SHOWN) -> dict[str, Any]:
+    """The candidate sets the sticker was in, as anchor or candidate (anchors first, then by
+    campaign and iteration; ``limit`` of ``total``): the campaign, the iteration, its rank,
+    how the set was retrieved, and how many answers judged it similar."""
+    as_anchor = list(CandidateSet.objects.filter(anchor=sticker).values_list("pk", flat=True))
+    total = len(as_anchor) + Candidate.objects.filter(sticker=sticker).count()
     as_candidate = dict(Candidate.objects.filter(sticker=sticker)
-                        .values_list("candidate_set", "rank"))
-    sets = (CandidateSet.objects.filter(pk__in=[*as_anchor, *as_candidate])
-            .select_related("campaign", "anchor").order_by("campaign__name", "iteration", "pk"))
+                        .order_by("candidate_set__campaign__name", "candidate_set__iteration",
+                                  "candidate_set")
+                        .values_list("candidate_set", "rank")[:max(0, limit - len(as_anchor))])
+    sets = sorted(CandidateSet.objects.filter(pk__in=[*as_anchor, *as_candidate])
+                  .select_related("campaign", "anchor"),
+                  key=lambda cs: (cs.pk in as_candidate, cs.campaign.name, cs.iteration, cs.pk))
+    sets = sets[:limit]
     answers = dict(Annotation.objects.filter(task__candidate_set__in=sets)
                    .values_list("task__candidate_set").annotate(n=Count("pk")))
     chosen = dict(Annotation.objects.filter(task__candidate_set__in=sets, selected=sticker)
@@ -118,15 +126,17 @@ def sticker_candidate_sets(*, sticker: Sticker) -> list[dict[str, Any]]:
             "selected_by": None if rank is None else chosen.get(cs.pk, 0),
             "done": status.get(cs.pk) == Task.Status.DONE,
         })
-    return rows
+    return {"rows": rows, "total": total}
 
 
-def sticker_pairs(*, sticker: Sticker) -> list[dict[str, Any]]:
-    """The sticker's extracted pairs in every build, newest build first, with their evidence
-    and the curator's decision on that (pair, label), if any."""
-    pairs = list(Pair.objects.filter(Q(sticker_a=sticker) | Q(sticker_b=sticker))
-                 .select_related("build__campaign", "sticker_a", "sticker_b")
-                 .order_by("-build_id", "-label", "sticker_a__sticker_id", "sticker_b__sticker_id"))
+def sticker_pairs(*, sticker: Sticker, limit: int = PAIRS_SHOWN) -> dict[str, Any]:
+    """The sticker's extracted pairs in every build (newest build first, positives first;
+    ``limit`` of ``total``) with their evidence and the curator's decision on that (pair,
+    label), if any."""
+    rows_qs = Pair.objects.filter(Q(sticker_a=sticker) | Q(sticker_b=sticker))
+    pairs = list(rows_qs.select_related("build__campaign", "sticker_a", "sticker_b")
+                 .order_by("-build_id", "-label", "sticker_a__sticker_id",
+                           "sticker_b__sticker_id")[:limit])
     reviews = {(r.campaign_id, r.sticker_a_id, r.sticker_b_id, r.label): r.decision
                for r in PairReview.objects.filter(Q(sticker_a=sticker) | Q(sticker_b=sticker))}
     decision_labels = {PairReview.Decision.ACCEPT: "accepted",
@@ -143,7 +153,8 @@ def sticker_pairs(*, sticker: Sticker) -> list[dict[str, Any]]:
             "text_cosine": None if p.text_cosine is None else round(p.text_cosine, 3),
             "review": decision_labels.get(decision, "not reviewed"),
         })
-    return rows
+    return {"rows": rows, "total": rows_qs.count(),
+            "positives": rows_qs.filter(label=1).count()}
 
 
 def _top_k(query: np.ndarray, pages, k: int, exclude: int) -> list[tuple[float, int]]:

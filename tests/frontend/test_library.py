@@ -55,10 +55,12 @@ def test_search_by_name_query_text_language_type_and_having_queries(fx):
 def test_the_sticker_knows_its_candidate_sets_and_its_pairs_with_evidence(fx):
     s = fx.campaign.stickers
     # given: s000 anchors two candidate sets (iterations 1 and 2); s006 is a candidate of all
-    rows = sticker_candidate_sets(sticker=s[0])
+    rows = sticker_candidate_sets(sticker=s[0])["rows"]
     assert [(r["role"], r["iteration"]) for r in rows] == [("anchor", 1), ("anchor", 2)]
     assert [r["retrieval"] for r in rows] == ["image embeddings", "candidates ranked 21-40"]
-    rows = sticker_candidate_sets(sticker=s[6])
+    found = sticker_candidate_sets(sticker=s[6], limit=5)
+    assert found["total"] == 12 and len(found["rows"]) == 5
+    rows = sticker_candidate_sets(sticker=s[6])["rows"]
     assert len(rows) == 12 and rows[0]["role"] == "candidate #1"
     # and "judged similar by" counts the answers that selected it, as SQL does
     from annotation.models import Annotation
@@ -66,7 +68,10 @@ def test_the_sticker_knows_its_candidate_sets_and_its_pairs_with_evidence(fx):
     assert sum(r["selected_by"] for r in rows) == Annotation.objects.filter(
         selected=s[6]).count() > 0
     # then: its pairs carry the evidence and the review decision
-    pairs = {p["other"]["sticker_id"]: p for p in sticker_pairs(sticker=s[0])}
+    found = sticker_pairs(sticker=s[0])
+    assert (found["total"], found["positives"]) == (3, 2)
+    assert [p["label"] for p in found["rows"]] == ["positive", "positive", "negative"]
+    pairs = {p["other"]["sticker_id"]: p for p in found["rows"]}
     assert set(pairs) == {s[1].sticker_id, s[2].sticker_id, s[5].sticker_id}
     accepted = pairs[s[1].sticker_id]
     assert (accepted["label"], accepted["co_selected"], accepted["co_displayed"],
