@@ -211,9 +211,15 @@ def count_keys(keys: np.ndarray) -> PairCounts:
     if len(keys) == 0:
         return PairCounts(keys, np.zeros(0, dtype=np.int64))
     keys.sort()
-    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-    counts = np.diff(np.append(starts, len(keys)))
-    return PairCounts(keys[starts], counts.astype(np.int64))
+    first = np.empty(len(keys), dtype=bool)  # (K,) a run of equal keys starts here
+    first[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    starts = np.flatnonzero(first)  # (P,)
+    del first
+    counts = np.empty(len(starts), dtype=np.int64)  # run lengths, written in place: no copies
+    np.subtract(starts[1:], starts[:-1], out=counts[:-1])
+    counts[-1] = len(keys) - starts[-1]
+    return PairCounts(keys[starts], counts)
 
 
 # Stickers with at most this many queries go through the padded (P, K, K) comparison; pairs
