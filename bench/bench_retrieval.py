@@ -4,6 +4,7 @@ products over the same vectors and FAISS IndexFlatIP, in the same run.
     .venv/bin/python bench/bench_retrieval.py --n 20000
     .venv/bin/python bench/bench_retrieval.py --n 100000 --device cpu --repeats 1
     .venv/bin/python bench/bench_retrieval.py --n 1000000 --device cuda --no-faiss
+    .venv/bin/python bench/bench_retrieval.py --n 20000 --max-shard-rows 5000 --no-faiss
 
 The bare products are the hardware limit ours is measured against: the same (C, D) @ (D, N)
 products in the same chunks (C anchors, ``chunk_rows``) into one reused float32 buffer, and
@@ -164,6 +165,8 @@ def main() -> None:
     parser.add_argument("--device", default="", help="cpu or cuda; default cuda when present")
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs of each")
     parser.add_argument("--no-faiss", action="store_true", help="skip FAISS")
+    parser.add_argument("--max-shard-rows", type=int, default=0,
+                        help="hold the library in shards of this many rows (merged top-k)")
     parser.add_argument("--peak-tflops", type=float, default=0.0,
                         help="the device's dense half rate, when its name is not in the table")
     args = parser.parse_args()
@@ -174,7 +177,8 @@ def main() -> None:
     dtype = storage_dtype(device)
     x = random_unit_vectors(args.n, args.dim, seed=0)
     print(f"N={args.n} D={args.dim} k={args.k} device={device} dtype={dtype} "
-          f"chunk={chunk_rows(args.n)} anchors")
+          f"chunk={chunk_rows(args.n)} anchors, library shards of "
+          f"{args.max_shard_rows or args.n} rows")
     print(describe_threads())
 
     topk_cosine(x[:2000], args.k, device=device)  # warm-up: thread pools, CUDA context
@@ -183,7 +187,8 @@ def main() -> None:
     for _ in range(args.repeats):
         _sync(device)
         t0 = time.perf_counter()
-        ours_i, ours_s = topk_cosine(x, args.k, device=device)
+        ours_i, ours_s = topk_cosine(x, args.k, device=device,
+                                     max_shard_rows=args.max_shard_rows or None)
         _sync(device)
         ours_ts.append(time.perf_counter() - t0)
         bare_ts.append(bare_products(x, args.k, device, dtype))
