@@ -23,7 +23,7 @@ from pairbuilder.models import Pair, PairReview
 
 NEIGHBOURS = 8  # per encoder version on the sticker page
 PAIRS_SHOWN = 50  # pairs on the sticker page, positives first; the page says how many more
-SETS_SHOWN = 40  # candidate sets on the sticker page, anchors first
+SETS_SHOWN = 20  # candidate sets on the sticker page, anchors and answered ones first
 NEIGHBOUR_PAGE = 5_000  # embeddings read per query: 5,000 x 512 float32 = 10 MB at a time
 RETRIEVAL_LABELS = {
     CandidateSet.RetrievalView.IMAGE: "image embeddings",
@@ -95,18 +95,19 @@ def sticker_queries(*, sticker: Sticker) -> list[dict[str, Any]]:
 
 
 def sticker_candidate_sets(*, sticker: Sticker, limit: int = SETS_SHOWN) -> dict[str, Any]:
-    """The candidate sets the sticker was in, as anchor or candidate (anchors first, then by
-    campaign and iteration; ``limit`` of ``total``): the campaign, the iteration, its rank,
-    how the set was retrieved, and how many answers judged it similar."""
+    """The candidate sets the sticker was in, as anchor or candidate (anchors first, then the
+    answered ones, then by campaign and iteration; ``limit`` of ``total``): the campaign, the
+    iteration, its rank, how the set was retrieved, and how many answers judged it similar."""
     as_anchor = list(CandidateSet.objects.filter(anchor=sticker).values_list("pk", flat=True))
     total = len(as_anchor) + Candidate.objects.filter(sticker=sticker).count()
-    as_candidate = dict(Candidate.objects.filter(sticker=sticker)
-                        .order_by("candidate_set__campaign__name", "candidate_set__iteration",
-                                  "candidate_set")
+    answered = Exists(Annotation.objects.filter(task__candidate_set=OuterRef("candidate_set")))
+    as_candidate = dict(Candidate.objects.filter(sticker=sticker).annotate(answered=answered)
+                        .order_by("-answered", "candidate_set__campaign__name",
+                                  "candidate_set__iteration", "candidate_set")
                         .values_list("candidate_set", "rank")[:max(0, limit - len(as_anchor))])
-    sets = sorted(CandidateSet.objects.filter(pk__in=[*as_anchor, *as_candidate])
-                  .select_related("campaign", "anchor"),
-                  key=lambda cs: (cs.pk in as_candidate, cs.campaign.name, cs.iteration, cs.pk))
+    order = {pk: i for i, pk in enumerate([*as_anchor, *as_candidate])}
+    sets = sorted(CandidateSet.objects.filter(pk__in=order).select_related("campaign", "anchor"),
+                  key=lambda cs: order[cs.pk])
     sets = sets[:limit]
     answers = dict(Annotation.objects.filter(task__candidate_set__in=sets)
                    .values_list("task__candidate_set").annotate(n=Count("pk")))
