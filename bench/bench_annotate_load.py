@@ -1,9 +1,10 @@
 """Load benchmark: simulated annotators looping next-task -> submit against gunicorn on PostgreSQL.
 
-    eval "$(scripts/services.sh)"
     .venv/bin/python bench/bench_annotate_load.py --annotators 50 --duration 30
+    DATABASE_URL=postgres://... .venv/bin/python bench/bench_annotate_load.py ...  # any server
 
-1. Creates (drops first) the database ``<DATABASE_URL's name>_bench``, migrates it and fills a
+1. Creates (drops first) the database ``<DATABASE_URL's name>_bench`` (the embedded server's
+   ``stickersim_bench`` when DATABASE_URL is unset), migrates it and fills a
    campaign: ``--anchors`` anchors x 2 iterations, 20 candidates per set, one annotator per task,
    and ``--annotators`` annotator accounts with API tokens.
 2. Starts gunicorn (gthread: ``--workers`` processes x ``--threads`` threads) on 127.0.0.1.
@@ -75,9 +76,16 @@ def parse_args() -> argparse.Namespace:
 
 
 def bench_database_url() -> str:
+    """``<DATABASE_URL>_bench``; with DATABASE_URL unset, on the embedded server (var/pgdata),
+    as the project itself runs."""
     url = os.environ.get("DATABASE_URL", "")
+    if not url:
+        from config.embedded_postgres import database_url, default_pgdata, ensure_server
+
+        var_dir = Path(os.environ.get("STICKERSIM_VAR_DIR", REPO / "var"))
+        url = database_url(ensure_server(default_pgdata(var_dir)))
     if not url.startswith(("postgres://", "postgresql://")):
-        sys.exit("DATABASE_URL must point at PostgreSQL: eval \"$(scripts/services.sh)\" first")
+        sys.exit(f"DATABASE_URL must point at PostgreSQL, not {url!r}")
     parsed = urlparse(url)
     return parsed._replace(path=parsed.path + "_bench").geturl()
 
