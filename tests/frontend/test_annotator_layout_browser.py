@@ -67,22 +67,26 @@ def _outside(boxes: list[dict], viewport: dict) -> list[str]:
             or b["right"] > viewport["width"] or b["width"] <= 0 or b["height"] <= 0]
 
 
+SCREENS = [LAPTOP, {"width": 1280, "height": 720}, {"width": 1920, "height": 1080}]
+
+
+@pytest.mark.parametrize("screen", SCREENS, ids=lambda v: f"{v['width']}x{v['height']}")
 def test_on_a_laptop_a_second_visit_shows_the_whole_task_without_scrolling(
-    browser, live_server, campaign
+    browser, live_server, campaign, screen
 ):
     # given: lena has seen the instructions once
-    page = _open(browser, live_server, campaign, LAPTOP)
+    page = _open(browser, live_server, campaign, screen)
     assert page.eval_on_selector("#instructions", "d => d.open")  # first visit: open
-    # when: she comes back at 1366x768
+    # when: she comes back (1366x768 is the screen the issue names)
     page.reload()
     _wait_task(page)
     # then: instructions folded; anchor, 20 candidates and the answer bar all on screen
     assert not page.eval_on_selector("#instructions", "d => d.open")
     boxes = page.evaluate(BOXES_JS)
     assert len(boxes) == 1 + 20 + 4
-    assert _outside(boxes, LAPTOP) == []
+    assert _outside(boxes, screen) == []
     # and the page itself does not scroll
-    assert page.evaluate("() => document.documentElement.scrollHeight") <= LAPTOP["height"]
+    assert page.evaluate("() => document.documentElement.scrollHeight") <= screen["height"]
     # and the tiles are big enough to judge a sticker (not thumbnails squeezed to fit)
     tiles = boxes[1:21]
     assert min(min(t["width"], t["height"]) for t in tiles) >= 100
