@@ -5,6 +5,9 @@
 # a demo killed hard restarts on the same data with nothing lost.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A development server: DEBUG on (the published dev key is accepted only then). A deploy
+# leaves DJANGO_DEBUG unset and sets DJANGO_SECRET_KEY (README, "Deploy").
+export DJANGO_DEBUG="${DJANGO_DEBUG:-1}"
 scripts/setup.sh
 if [ -z "${DATABASE_URL:-}" ]; then
   .venv/bin/python -m config.embedded_postgres start
