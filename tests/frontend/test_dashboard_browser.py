@@ -119,6 +119,10 @@ def test_tables_fit_their_cards_and_no_internal_value_is_shown(page):
       .filter((m) => m.table > m.room + 1)""")
     # then: none is wider than its card
     assert overflow == []
+    # and on a phone the page never scrolls sideways (a wide table scrolls inside its card)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(200)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
     # and the page names things for people: no server path, no choice key
     text = page.inner_text("body")
     assert "/srv/" not in text and "next_page" not in text

@@ -115,3 +115,21 @@ def test_pages_are_for_staff_and_paginate(fx):
     assert len(page.context["stickers"]) == min(48, len(fx.campaign.stickers) - 2)
     detail = web.get(f"/library/stickers/{fx.campaign.stickers[0].pk}/")
     assert detail.status_code == 200 and b"co-selected" in detail.content.lower()
+
+
+def test_the_library_paginates_and_keeps_the_filters_in_the_page_links(fx, monkeypatch):
+    # given: 26 stickers, 10 to a page
+    monkeypatch.setattr("frontend.views.library.PAGE_SIZE", 10)
+    fx.annotators[1].is_staff = True
+    fx.annotators[1].save()
+    web = Client()
+    web.force_login(fx.annotators[1])
+    # when: the third page of a media-type filtered list
+    first = web.get("/library/?media_type=png")
+    last = web.get("/library/?media_type=png&page=3")
+    # then: 10, 10 and the remaining 6; the links carry the filter
+    assert first.context["page"].paginator.num_pages == 3
+    assert len(last.context["stickers"]) == len(fx.campaign.stickers) - 20
+    assert b'href="?media_type=png&amp;page=2"' in first.content
+    names = {s["sticker_id"] for s in first.context["stickers"]}
+    assert names.isdisjoint(s["sticker_id"] for s in last.context["stickers"])
