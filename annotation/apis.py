@@ -10,7 +10,6 @@ from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     inline_serializer,
@@ -33,6 +32,9 @@ from annotation.selectors import (
 )
 from annotation.services.annotations_io import annotation_lines
 from annotation.services.assignment import (
+    MAX_BIGINT,
+    MAX_INTEGER,
+    MAX_LIST,
     LeasedTask,
     task_next,
     task_skip,
@@ -127,13 +129,61 @@ def _annotation_out(annotation: Annotation, selected_ids: list[str] | None = Non
             "created_at": annotation.created_at}
 
 
-def _exclude_ids(request: Request) -> list[int]:
-    """The ``exclude`` query parameter: comma-separated task ids (400 on anything else)."""
-    raw = request.query_params.get("exclude", "")
-    try:
-        return [int(x) for x in raw.split(",") if x.strip()]
-    except ValueError as exc:
-        raise serializers.ValidationError({"exclude": "comma-separated task ids"}) from exc
+CAMPAIGN_NAME_MAX = 200  # Campaign.name's column
+
+
+class TaskIdsField(serializers.CharField):
+    """Comma-separated task ids, each a PostgreSQL bigint (1..2**63-1), at most MAX_LIST:
+    bounded here so a huge or long list is a 400 naming the field, never an overflow."""
+
+    default_error_messages = {
+        "ids": "comma-separated task ids between 1 and {max}",
+        "many": "at most {count} task ids",
+    }
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("max_length", MAX_LIST * 21)  # 19 digits, a comma, a space per id
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data) -> list[int]:
+        parts = [p.strip() for p in super().to_internal_value(data).split(",") if p.strip()]
+        if len(parts) > MAX_LIST:
+            self.fail("many", count=MAX_LIST)
+        if not all(p.isascii() and p.isdigit() and 0 < int(p) <= MAX_BIGINT for p in parts):
+            self.fail("ids", max=MAX_BIGINT)
+        return [int(p) for p in parts]
+
+
+class TaskNextQuerySerializer(serializers.Serializer):
+    exclude = TaskIdsField(required=False, default=list, allow_blank=True, help_text=(
+        "comma-separated task ids not to return: the task on screen, to fetch ahead"))
+
+
+class SubmitQuerySerializer(TaskNextQuerySerializer):
+    next = serializers.CharField(required=False, default="", allow_blank=True,
+                                 max_length=CAMPAIGN_NAME_MAX, help_text=(
+        "a campaign name: also lease the caller's next task there and return it under "
+        "`next`, saving the next-task request"))
+
+
+class MyAnnotationsQuerySerializer(serializers.Serializer):
+    campaign = serializers.CharField(required=False, default="", allow_blank=True,
+                                     max_length=CAMPAIGN_NAME_MAX,
+                                     help_text="only answers in this campaign")
+
+
+def _query(serializer_class: type[serializers.Serializer], request: Request) -> dict:
+    """The request's query parameters, validated (400 naming the parameter otherwise)."""
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data
+
+
+def _task_id_checked(task_id: int) -> int:
+    """A task id from the URL; one past a bigint names no task (404, not an overflow)."""
+    if task_id > MAX_BIGINT:
+        raise Http404(f"no task {task_id}")
+    return task_id
 
 
 def _refused(exc: InputError) -> Response:
@@ -161,18 +211,21 @@ class CampaignListApi(APIView):
 
 
 class TaskNextApi(APIView):
-    """Leases the next task (or returns the one the caller holds); 204 when none is left."""
+    """Leases the next task (or returns the one the caller holds); 204 when none is left.
+
+    POST only: a lease is a change of state, so it is never made by a GET (which a prefetching
+    browser, a crawler or a cross-site <img> may send, outside CSRF protection).
+    """
 
     permission_classes = [IsAuthenticated, IsAnnotator]
 
     @extend_schema(
         request=None,
-        parameters=[OpenApiParameter("exclude", str, description=(
-            "comma-separated task ids not to return: the task on screen, to fetch ahead"))],
+        parameters=[TaskNextQuerySerializer],
         responses={200: TaskOutSerializer, 204: OpenApiResponse(description="no task left")},
     )
     def post(self, request: Request, name: str) -> Response:
-        exclude = _exclude_ids(request)
+        exclude = _query(TaskNextQuerySerializer, request)["exclude"]
         try:
             task = task_next(annotator=request.user, campaign_name=name,
                              exclude_task_ids=exclude)
@@ -182,13 +235,6 @@ class TaskNextApi(APIView):
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(_task_out(task))
 
-    @extend_schema(
-        parameters=[OpenApiParameter("exclude", str, description="as for POST")],
-        responses={200: TaskOutSerializer, 204: OpenApiResponse(description="no task left")},
-    )
-    def get(self, request: Request, name: str) -> Response:
-        return self.post(request, name)
-
 
 class TaskSubmitApi(APIView):
     """Stores the caller's answer; a repeat returns the first answer with 200 instead of 201."""
@@ -197,13 +243,13 @@ class TaskSubmitApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         selected = serializers.ListField(child=serializers.CharField(max_length=255),
-                                         required=False, default=list, max_length=1000)
+                                         required=False, default=list, max_length=MAX_LIST)
         none = serializers.BooleanField(required=False, default=False,
                                         help_text="true: none of the candidates is similar")
         submission_id = serializers.CharField(max_length=64, required=False, default="",
                                               allow_blank=True)
-        duration_ms = serializers.IntegerField(min_value=0, required=False, allow_null=True,
-                                               default=None)
+        duration_ms = serializers.IntegerField(min_value=0, max_value=MAX_INTEGER,
+                                               required=False, allow_null=True, default=None)
 
         def validate(self, data: dict) -> dict:
             if data["none"] and data["selected"]:
@@ -215,26 +261,22 @@ class TaskSubmitApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        parameters=[
-            OpenApiParameter("next", str, description=(
-                "a campaign name: also lease the caller's next task there and return it under "
-                "`next`, saving the next-task request")),
-            OpenApiParameter("exclude", str, description="with next: as for next task"),
-        ],
+        parameters=[SubmitQuerySerializer],
         responses={201: SubmittedOutSerializer, 200: SubmittedOutSerializer,
                    409: ErrorSerializer})
     def post(self, request: Request, task_id: int) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        answer = {"annotator": request.user, "task_id": task_id,
+        answer = {"annotator": request.user, "task_id": _task_id_checked(task_id),
                   "selected_ids": data.validated_data["selected"],
                   "submission_id": data.validated_data["submission_id"],
                   "duration_ms": data.validated_data["duration_ms"]}
-        next_in = request.query_params.get("next")
+        query = _query(SubmitQuerySerializer, request)
+        next_in = query["next"]
         try:
             if next_in:
                 result, leased = task_submit_and_next(
-                    **answer, campaign_name=next_in, exclude_task_ids=_exclude_ids(request))
+                    **answer, campaign_name=next_in, exclude_task_ids=query["exclude"])
             else:
                 result, leased = task_submit(**answer), None
         except (Task.DoesNotExist, Campaign.DoesNotExist) as exc:
@@ -258,7 +300,7 @@ class TaskSkipApi(APIView):
         409: ErrorSerializer})
     def post(self, request: Request, task_id: int) -> Response:
         try:
-            task_skip(annotator=request.user, task_id=task_id)
+            task_skip(annotator=request.user, task_id=_task_id_checked(task_id))
         except Task.DoesNotExist as exc:
             raise Http404(str(exc)) from exc
         except InputError as exc:
@@ -280,12 +322,13 @@ class MyAnnotationListApi(APIView):
 
     permission_classes = [IsAuthenticated, IsAnnotator]
 
-    @extend_schema(parameters=[OpenApiParameter("campaign", str)],
+    @extend_schema(parameters=[MyAnnotationsQuerySerializer],
                    responses=AnnotationOutSerializer(many=True))
     def get(self, request: Request) -> Response:
+        campaign = _query(MyAnnotationsQuerySerializer, request)["campaign"]
         mine = Annotation.objects.filter(annotator=request.user).order_by("-created_at", "-pk")
-        if request.query_params.get("campaign"):
-            mine = mine.filter(task__campaign__name=request.query_params["campaign"])
+        if campaign:
+            mine = mine.filter(task__campaign__name=campaign)
         return Response([_annotation_out(a) for a in mine[:200]])
 
 

@@ -15,12 +15,30 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("STICKERSIM_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)  # media, snapshots, models and pgdata live here
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me")
-DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+# DEBUG only when asked for (DJANGO_DEBUG=1, as scripts/demo.sh does): a deploy that forgets
+# the variable serves no tracebacks, settings or media straight from Django.
+DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
+# The published development key is accepted only with DEBUG on: outside DEBUG the app refuses
+# to start with it (annotation.apps.secret_key_refusal), since anyone could forge sessions.
+INSECURE_SECRET_KEY = "dev-only-insecure-key-change-me"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "") or INSECURE_SECRET_KEY
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
 CSRF_TRUSTED_ORIGINS = [
     o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o
 ]
+# Outside DEBUG: HTTPS only (cookies, HSTS, redirect), as `manage.py check --deploy` asks.
+# DJANGO_SECURE_SSL_REDIRECT=0 where a proxy in front already redirects (or for a plain-HTTP
+# test server); the proxy must set X-Forwarded-Proto, which is trusted here.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = not DEBUG and os.environ.get("DJANGO_SECURE_SSL_REDIRECT", "1") == "1"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG and SECURE_SSL_REDIRECT
+SECURE_HSTS_SECONDS = 0 if DEBUG else int(os.environ.get("DJANGO_SECURE_HSTS_SECONDS",
+                                                         str(365 * 24 * 3600)))
+# DJANGO_SECURE_HSTS_SUBDOMAINS=0 where sibling hosts of the domain still speak plain HTTP.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = os.environ.get("DJANGO_SECURE_HSTS_SUBDOMAINS", "1") == "1"
+SECURE_HSTS_PRELOAD = SECURE_HSTS_INCLUDE_SUBDOMAINS  # the preload list requires subdomains
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -41,6 +59,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (CSS, JS, the API docs' assets) served by the app itself, also with DEBUG
+    # off: compressed, with far-future caching for the hashed names `collectstatic` writes.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.request_limits.RequestLimitsMiddleware",  # body sizes and NULs, before any view
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -95,10 +117,27 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = VAR_DIR / "static"  # `manage.py collectstatic` writes here; whitenoise serves it
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Gzip/Brotli copies beside each file; no manifest, so a checkout that never ran
+    # collectstatic (tests, runserver) still renders its pages.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = DEBUG  # DEBUG: straight from the apps' static folders, no collectstatic
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("STICKERSIM_MEDIA_ROOT", VAR_DIR / "media"))
-DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
+# Sticker files are served only to logged-in users (annotation.media_views.media_file). Set
+# MEDIA_ACCEL_REDIRECT to the internal location of a proxy that serves MEDIA_ROOT (nginx:
+# `location /protected-media/ { internal; alias <MEDIA_ROOT>/; }`) and the app only checks the
+# session and hands the file over with X-Accel-Redirect; unset, the app streams the file itself,
+# with HTTP Range support (browsers seek webm stickers with it).
+MEDIA_ACCEL_REDIRECT = os.environ.get("STICKERSIM_MEDIA_ACCEL_REDIRECT", "")
+# Request bodies: form fields and JSON documents up to 5 MB (a submit is under 10 KB); uploaded
+# files over 2.5 MB go to a temporary file, not memory. config.request_limits refuses a body
+# over its limit (5 MB, or two sticker files for multipart) from its length, before reading it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = int(2.5 * 1024 * 1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -106,6 +145,8 @@ REST_FRAMEWORK = {
         "annotation.authentication.AnnotatorTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # InputError (the one user-error type) -> 400 naming the field; bugs stay 500s.
+    "EXCEPTION_HANDLER": "annotation.exception_handler.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {

@@ -37,3 +37,10 @@ TEXT_MODEL = os.environ.get("TEXT_MODEL_TEST", "") or _offline_text_model()
 # One test database per pytest process: two runs at once (two terminals, a CI job beside a
 # developer) share the embedded server but never each other's tables.
 DATABASES["default"]["TEST"] = {"NAME": f"test_stickersim_{os.getpid()}"}  # noqa: F405
+
+# The suite runs with DEBUG off (as pytest-django does), so it needs a key that is not the
+# published development key, which the app refuses outside DEBUG (annotation.apps).
+SECRET_KEY = "stickersim-test-suite-key-" + "x7Qp2-Lm9Vb4-Hs6Kd1-Wz8Rt3-Nc5Yg0"
+SECURE_SSL_REDIRECT = False  # the test client and live servers speak plain HTTP
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
+Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # noqa: F405  (whitenoise warns without)

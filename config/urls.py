@@ -1,6 +1,5 @@
 """URL routes: the REST API under /api/, the pages, the Django admin and the OpenAPI schema."""
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import (
@@ -8,6 +7,8 @@ from drf_spectacular.views import (
     SpectacularRedocView,
     SpectacularSwaggerView,
 )
+
+from annotation.media_views import media_file
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -21,5 +22,6 @@ urlpatterns = [
     path("api/", include("encoder.urls")),
     path("", include("frontend.urls")),
 ]
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Sticker files: annotators and staff only, in DEBUG too (annotation.media_views).
+urlpatterns.append(
+    path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", media_file, name="media-file"))

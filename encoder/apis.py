@@ -3,9 +3,10 @@ its progress and activation for a campaign. Views parse, check access, call one 
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAdminUser, IsAuthenticated
@@ -13,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.apis import IsAnnotator
 from annotation.errors import InputError
 from annotation.models import Campaign, Sticker
 from encoder.gse.config import TrainConfig
@@ -27,6 +29,10 @@ from encoder.training_services import (
     stickers_most_similar,
 )
 from pairbuilder.models import Snapshot
+
+MAX_INTEGER = 2**31 - 1  # PostgreSQL integer: snapshot numbers
+MAX_SEED = 2**32 - 1  # numpy's seeds (torch takes more; the pair shuffle uses numpy)
+VERSION_MAX = 128  # EncoderVersion.version's column
 
 SimilarityOut = inline_serializer("Similarity", {
     "cosine": serializers.FloatField(), "similar": serializers.BooleanField(),
@@ -47,19 +53,34 @@ def _model(value: str | None) -> EncoderVersion:
     return row
 
 
+class StickerUploadField(serializers.FileField):
+    """An uploaded sticker, refused by its size before a byte of it is read: the service reads
+    the whole file into memory to probe it. (config.request_limits already refused any body
+    larger than two such files, so nothing bigger reached the disk either.)"""
+
+    def to_internal_value(self, data):
+        upload = super().to_internal_value(data)
+        if upload.size > settings.STICKER_MAX_BYTES:
+            raise serializers.ValidationError(
+                f"file is {upload.size:,} bytes, over the limit of {settings.STICKER_MAX_BYTES:,}")
+        return upload
+
+
 class SimilarityIn(serializers.Serializer):
-    model = serializers.CharField(required=False, help_text="version id or string; default: "
-                                                            "newest GSE")
-    sticker_a = serializers.CharField(required=False, help_text="sticker_id in the library")
-    sticker_b = serializers.CharField(required=False)
-    file_a = serializers.FileField(required=False, help_text="an uploaded sticker file")
-    file_b = serializers.FileField(required=False)
+    model = serializers.CharField(required=False, max_length=VERSION_MAX,
+                                  help_text="version id or string; default: newest GSE")
+    sticker_a = serializers.CharField(required=False, max_length=255,
+                                      help_text="sticker_id in the library")
+    sticker_b = serializers.CharField(required=False, max_length=255)
+    file_a = StickerUploadField(required=False, help_text="an uploaded sticker file")
+    file_b = StickerUploadField(required=False)
 
 
 class SimilarityApi(APIView):
-    """Cosine of two stickers (ids or uploads) under a GSE, and yes/no at its threshold."""
+    """Cosine of two stickers (ids or uploads) under a GSE, and yes/no at its threshold.
+    Annotators and staff only, like the rest of the annotation API."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, IsAnnotator]
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     @extend_schema(request=SimilarityIn, responses=SimilarityOut)
@@ -88,21 +109,28 @@ class SimilarityApi(APIView):
         return sticker
 
 
+class MostSimilarQuery(serializers.Serializer):
+    k = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100,
+                                 help_text="how many stickers")
+    model = serializers.CharField(required=False, default="", allow_blank=True,
+                                  max_length=VERSION_MAX,
+                                  help_text="version id or string; default: newest GSE")
+
+
 class MostSimilarApi(APIView):
-    """The ``k`` library stickers nearest to one sticker under a GSE."""
+    """The ``k`` library stickers nearest to one sticker under a GSE (annotators and staff)."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, IsAnnotator]
 
-    @extend_schema(parameters=[OpenApiParameter("k", int), OpenApiParameter("model", str)],
-                   responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[MostSimilarQuery], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, sticker_id: str) -> Response:
         sticker = get_object_or_404(Sticker, sticker_id=sticker_id)
+        query = MostSimilarQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
         try:
-            k = max(1, min(int(request.query_params.get("k", 20)), 100))
-            row = _model(request.query_params.get("model"))
-            results = stickers_most_similar(encoder_version=row, sticker=sticker, k=k)
-        except ValueError:
-            return _bad("k: must be an integer")
+            row = _model(query.validated_data["model"])
+            results = stickers_most_similar(encoder_version=row, sticker=sticker,
+                                            k=query.validated_data["k"])
         except (InputError, EncoderError) as e:
             return _bad(str(e))
         return Response({"model": row.version, "sticker_id": sticker.sticker_id,
@@ -110,16 +138,32 @@ class MostSimilarApi(APIView):
 
 
 class TrainIn(serializers.Serializer):
-    snapshot = serializers.CharField(default="latest", help_text="number or 'latest'")
-    base = serializers.CharField(required=False, allow_blank=True, default="")
+    """Every knob bounded here, so TrainConfig's own checks (ValueError: a programming error
+    once the API has validated) never see a value a user typed."""
+
+    snapshot = serializers.CharField(default="latest", max_length=16,
+                                     help_text="number or 'latest'")
+    base = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
     pretrained = serializers.CharField(required=False, allow_blank=True, allow_null=True,
-                                       default=None)
-    epochs = serializers.IntegerField(required=False, min_value=1)
-    lr = serializers.FloatField(required=False, min_value=0)
-    batch_size = serializers.IntegerField(required=False, min_value=1)
-    image_text_weight = serializers.FloatField(required=False, min_value=0)
-    pair_weight = serializers.FloatField(required=False, min_value=0)
-    seed = serializers.IntegerField(required=False)
+                                       default=None, max_length=500)
+    epochs = serializers.IntegerField(required=False, min_value=1, max_value=1000)
+    lr = serializers.FloatField(required=False, min_value=0, max_value=1)
+    batch_size = serializers.IntegerField(required=False, min_value=1, max_value=4096)
+    image_text_weight = serializers.FloatField(required=False, min_value=0, max_value=1000)
+    pair_weight = serializers.FloatField(required=False, min_value=0, max_value=1000)
+    seed = serializers.IntegerField(required=False, min_value=0, max_value=MAX_SEED)
+
+    def validate_snapshot(self, value: str) -> str:
+        if value != "latest" and not (value.isascii() and value.isdigit()
+                                      and int(value) <= MAX_INTEGER):
+            raise serializers.ValidationError("a snapshot number or 'latest'")
+        return value
+
+    def validate(self, data: dict) -> dict:
+        if data.get("image_text_weight", 1.0) == 0 and data.get("pair_weight", 1.0) == 0:
+            raise serializers.ValidationError(
+                {"pair_weight": "image_text_weight and pair_weight are both 0: nothing to train"})
+        return data
 
 
 class EncoderTrainApi(APIView):
@@ -141,7 +185,7 @@ class EncoderTrainApi(APIView):
             base, pretrained = v.pop("base"), v.pop("pretrained")
             row = gse_train_start(snapshot=snapshot, base_model=base, pretrained=pretrained,
                                   config=TrainConfig(**v))
-        except (InputError, EncoderError, ValueError) as e:
+        except (InputError, EncoderError) as e:
             return _bad(str(e))
         return Response(encoder_version_status(encoder_version=row),
                         status=status.HTTP_202_ACCEPTED)
@@ -158,16 +202,22 @@ class EncoderVersionApi(APIView):
         return Response(encoder_version_status(encoder_version=row))
 
 
+class ActivateIn(serializers.Serializer):
+    encoder_version = serializers.CharField(max_length=VERSION_MAX,
+                                            help_text="version id or string")
+
+
 class CampaignEncoderActivateApi(APIView):
     """Admins: make a finished GSE the campaign's iteration-2 encoder."""
 
     permission_classes = [IsAdminUser]
 
-    @extend_schema(request=inline_serializer("Activate", {
-        "encoder_version": serializers.CharField()}), responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=ActivateIn, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, name: str) -> Response:
         campaign = get_object_or_404(Campaign, name=name)
-        row = encoder_version_find(value=request.data.get("encoder_version", ""))
+        body = ActivateIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        row = encoder_version_find(value=body.validated_data["encoder_version"])
         if row is None:
             return _bad("encoder_version: no such encoder version")
         try:

@@ -22,8 +22,10 @@ def encoder_default_gse() -> EncoderVersion | None:
 def encoder_version_find(*, value: str | int) -> EncoderVersion | None:
     """A version by primary key or by its version string."""
     text = str(value)
+    if "\x00" in text:  # PostgreSQL text cannot hold it: no version has one
+        return None
     rows = EncoderVersion.objects.filter(version=text)
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # "²".isdigit() too, which int() refuses
         rows = rows | EncoderVersion.objects.filter(pk=int(text))
     return rows.first()
 

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
@@ -19,13 +19,19 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.errors import InputError
+from annotation.exception_handler import input_error_response
 from annotation.models import Campaign
 from pairbuilder import selectors, services
 from pairbuilder.models import Pair, PairBuild, Snapshot
 
+# Bounds of what a request may carry, from the columns and libraries the values reach.
+MAX_BIGINT = 2**63 - 1  # PostgreSQL bigint: ids, OFFSET
+MAX_INTEGER = 2**31 - 1  # PostgreSQL integer: counts and thresholds stored in integer columns
+MAX_SEED = 2**32 - 1  # numpy's seeds; the split is reproducible only for a seed it takes
 
-def _error(exc: Exception) -> Response:
-    return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+
+def _error(exc: InputError) -> Response:
+    return input_error_response(exc)
 
 
 class BuildOutSerializer(serializers.Serializer):
@@ -60,10 +66,24 @@ class ReviewOutSerializer(serializers.Serializer):
 
 
 class BuildStartSerializer(serializers.Serializer):
-    min_positive = serializers.IntegerField(required=False, min_value=1)
-    min_displayed = serializers.IntegerField(required=False, min_value=1)
-    max_query_overlap = serializers.IntegerField(required=False, min_value=1)
-    max_text_cosine = serializers.FloatField(required=False)
+    min_positive = serializers.IntegerField(required=False, min_value=1, max_value=MAX_INTEGER)
+    min_displayed = serializers.IntegerField(required=False, min_value=1, max_value=MAX_INTEGER)
+    max_query_overlap = serializers.IntegerField(required=False, min_value=1,
+                                                 max_value=MAX_INTEGER)
+    max_text_cosine = serializers.FloatField(required=False, min_value=-1.0, max_value=1.0)
+
+
+class PairListQuerySerializer(serializers.Serializer):
+    offset = serializers.IntegerField(required=False, default=0, min_value=0,
+                                      max_value=MAX_BIGINT, help_text="pairs to skip")
+    limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=500,
+                                     help_text="page size")
+    label = serializers.ChoiceField(choices=[0, 1], required=False, allow_blank=True,
+                                    default="", help_text="only this label: 1 positive, "
+                                                          "0 negative (default: both)")
+    unreviewed = serializers.ChoiceField(choices=["", "0", "1"], required=False, default="",
+                                         help_text="1: only pairs with no decision for their "
+                                                   "label")
 
 
 class PairBuildListApi(APIView):
@@ -120,26 +140,16 @@ class PairListApi(APIView):
 
     permission_classes = [IsAdminUser]
 
-    @extend_schema(parameters=[
-        OpenApiParameter("offset", int, description="pairs to skip (default 0)"),
-        OpenApiParameter("limit", int, description="page size, 1..500 (default 50)"),
-        OpenApiParameter("label", int, enum=[0, 1], description="only this label: 1 positive, "
-                                                                "0 negative (default: both)"),
-        OpenApiParameter("unreviewed", str, description="1: only pairs with no decision for "
-                                                        "their label; any other value: all"),
-    ], responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[PairListQuerySerializer], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, build_id: int) -> Response:
         build = get_object_or_404(PairBuild, pk=build_id)
-        try:
-            offset = max(0, int(request.query_params.get("offset", 0)))
-            limit = min(500, max(1, int(request.query_params.get("limit", 50))))
-            label = request.query_params.get("label")
-            label = int(label) if label not in (None, "") else None
-        except ValueError:
-            return Response({"detail": "offset, limit and label must be integers"}, status=400)
+        query = PairListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
         return Response(selectors.review_queue(
-            build=build, only_unreviewed=request.query_params.get("unreviewed") == "1",
-            label=label, offset=offset, limit=limit))
+            build=build, only_unreviewed=q["unreviewed"] == "1",
+            label=None if q["label"] == "" else q["label"], offset=q["offset"],
+            limit=q["limit"]))
 
 
 class ReviewSerializer(serializers.Serializer):
@@ -168,11 +178,18 @@ class PairReviewApi(APIView):
 
 
 class SnapshotSerializer(serializers.Serializer):
-    build_id = serializers.IntegerField(required=False)
+    build_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_BIGINT)
     include_unreviewed = serializers.BooleanField(required=False, allow_null=True, default=None)
-    ratios = serializers.ListField(child=serializers.FloatField(min_value=0), min_length=3,
-                                   max_length=3, required=False, default=[0.8, 0.1, 0.1])
-    seed = serializers.IntegerField(required=False, default=0)
+    ratios = serializers.ListField(child=serializers.FloatField(min_value=0, max_value=1e6),
+                                   min_length=3, max_length=3, required=False,
+                                   default=[0.8, 0.1, 0.1],
+                                   help_text="train, val, test shares (scaled to sum 1)")
+    seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=MAX_SEED)
+
+    def validate_ratios(self, value: list[float]) -> list[float]:
+        if sum(value) <= 0:
+            raise serializers.ValidationError("at least one ratio above 0")
+        return value
 
 
 class SnapshotListApi(APIView):

@@ -1,10 +1,12 @@
-"""The one exception type for pair-builder errors a user can fix (STYLE.md rule 7)."""
+"""Pair-builder errors a user can fix: the project's one type, ``annotation.errors.InputError``.
+
+``PairBuildError`` is kept as a name so the pair builder's services read as before; it *is*
+``InputError`` (not a subclass), so one ``except InputError`` and one API exception handler
+cover every app.
+"""
 
 from __future__ import annotations
 
 from annotation.errors import InputError
 
-
-class PairBuildError(InputError):
-    """A pair build, review, export, snapshot or import request that cannot be done as asked;
-    the message names the campaign, file, row or field first."""
+PairBuildError = InputError

@@ -173,10 +173,20 @@ def _sources(paths: list[Path], report: ImportReport) -> Iterator[_Source]:
     for path in paths:
         path = Path(path)
         if path.is_dir():
+            root = path.resolve()
             for child in sorted(path.rglob("*")):
-                if (child.is_file() and not _is_hidden(child.relative_to(path).parts)
+                if _is_hidden(child.relative_to(path).parts):
+                    continue
+                resolved = child.resolve()
+                if not resolved.is_relative_to(root):
+                    # A link out of the folder would import (and serve) any file the server
+                    # can read, e.g. a symlink to /etc/passwd or to another user's files.
+                    report.rejected.append(f"{child.name}: a symbolic link to a file outside "
+                                           f"the imported folder {path.name}")
+                    continue
+                if (child.is_file()
                         # The library's own files are not new stickers (import of a parent).
-                        and not child.resolve().is_relative_to(media_root)):
+                        and not resolved.is_relative_to(media_root)):
                     yield from _file_sources(child, report)
         elif path.is_file():
             yield from _file_sources(path, report)

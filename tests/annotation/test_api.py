@@ -33,8 +33,9 @@ def test_next_returns_anchor_candidates_media_and_lease(setup):
     types = {c["media_type"] for c in body["candidates"]}
     assert {"gif", "webm", "png"} <= types
     assert body["lease_expires_at"]
-    # GET is the same call (a refresh returns the same task)
-    assert client.get(f"/api/campaigns/{fx.campaign.name}/tasks/next/").json()["id"] == body["id"]
+    # a refresh (a second POST) returns the same task; GET leases nothing
+    assert client.post(f"/api/campaigns/{fx.campaign.name}/tasks/next/").json()["id"] == body["id"]
+    assert client.get(f"/api/campaigns/{fx.campaign.name}/tasks/next/").status_code == 405
     ahead = client.post(f"/api/campaigns/{fx.campaign.name}/tasks/next/?exclude={body['id']}")
     assert ahead.json()["id"] != body["id"]
 

@@ -15,8 +15,11 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture
 def user_client(db):
+    """An annotator: the similarity endpoints are for annotators and staff."""
+    from tests.annotation.campaign_factory import annotator_create
+
     client = APIClient()
-    client.force_authenticate(get_user_model().objects.create_user("ann", password="x"))
+    client.force_authenticate(annotator_create("ann", password="x"))
     return client
 
 
