@@ -83,6 +83,11 @@ class Campaign(models.Model):
     lease_seconds = models.PositiveIntegerField(default=600)
     # Snapshots take accepted pairs only unless the campaign says to include unreviewed ones.
     snapshot_include_unreviewed = models.BooleanField(default=False)
+    # Every snapshot export that finishes queues a GSE training on the gpu queue (the design
+    # card: each snapshot is trained on and evaluated), with these TrainConfig fields over the
+    # paper's defaults ({}: 5 epochs, lr 1e-4, batch 32).
+    train_on_export = models.BooleanField(default=True)
+    train_config = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

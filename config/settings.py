@@ -186,6 +186,9 @@ GSE_PRETRAINED = os.environ.get("GSE_PRETRAINED", "laion2b_s34b_b79k")
 GSE_DEVICE = os.environ.get("GSE_DEVICE", "")  # "" picks cuda when present, else cpu
 GSE_EMBED_BATCH_SIZE = int(os.environ.get("GSE_EMBED_BATCH_SIZE", "64"))
 GSE_MODELS_DIR = Path(os.environ.get("GSE_MODELS_DIR", VAR_DIR / "models"))
+# A finished snapshot export queues a GSE training when its campaign says so
+# (Campaign.train_on_export); "0" switches that off for the whole deployment.
+GSE_TRAIN_ON_EXPORT = os.environ.get("GSE_TRAIN_ON_EXPORT", "1") == "1"
 
 # --- Text embeddings for the negative rule (text2vec SentenceModel).
 # A text2vec hub model name on a connected machine, or a local model folder. The tests and CI

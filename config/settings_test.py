@@ -38,9 +38,17 @@ TEXT_MODEL = os.environ.get("TEXT_MODEL_TEST", "") or _offline_text_model()
 # developer) share the embedded server but never each other's tables.
 DATABASES["default"]["TEST"] = {"NAME": f"test_stickersim_{os.getpid()}"}  # noqa: F405
 
+# Unit tests run Celery tasks inline (the web code is the same: it only calls .delay()); the
+# integration tests set REDIS_URL and start real workers (tests/conftest.py, tests/jobs/).
+CELERY_TASK_ALWAYS_EAGER = not os.environ.get("REDIS_URL")
+
 # The suite runs with DEBUG off (as pytest-django does), so it needs a key that is not the
 # published development key, which the app refuses outside DEBUG (annotation.apps).
 SECRET_KEY = "stickersim-test-suite-key-" + "x7Qp2-Lm9Vb4-Hs6Kd1-Wz8Rt3-Nc5Yg0"
 SECURE_SSL_REDIRECT = False  # the test client and live servers speak plain HTTP
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
 Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # noqa: F405  (whitenoise warns without)
+
+# Exports do not train a GSE in the unit tests (minutes each on CPU); the integration test of
+# that behaviour sets GSE_TRAIN_ON_EXPORT=1 for its worker.
+GSE_TRAIN_ON_EXPORT = os.environ.get("GSE_TRAIN_ON_EXPORT", "0") == "1"

@@ -166,6 +166,24 @@ def gse_train_start(
     return row
 
 
+def gse_train_on_export(*, snapshot: Snapshot) -> EncoderVersion | None:
+    """Queues the GSE training a finished export asks for (``Campaign.train_on_export``, with
+    the campaign's training parameters); None when it is off or the snapshot cannot be scored
+    (the manifest's warnings say why; a training would only report a meaningless score)."""
+    campaign = snapshot.campaign
+    if not (settings.GSE_TRAIN_ON_EXPORT and campaign.train_on_export):
+        return None
+    if EncoderVersion.objects.filter(snapshot=snapshot, kind=EncoderVersion.Kind.GSE).exists():
+        return None  # a redelivered export task: its training is already registered
+    try:
+        config = TrainConfig.from_dict({**TrainConfig().to_dict(), **campaign.train_config})
+        return gse_train_start(snapshot=snapshot, config=config)
+    except (InputError, ValueError, TypeError) as exc:
+        logger.warning("snapshot %s of %s is not trained on export: %s", snapshot.number,
+                       campaign.name, exc)
+        return None
+
+
 def gse_train(
     *, snapshot: Snapshot, base_model: str = "", pretrained: str | None = None,
     config: TrainConfig | None = None, progress: ProgressFn | None = None,

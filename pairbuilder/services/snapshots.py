@@ -110,6 +110,9 @@ def snapshot_run(*, snapshot_id: int) -> Snapshot:
     Snapshot.objects.filter(pk=snapshot.pk).update(
         status=Snapshot.Status.DONE, path=str(files), archive=str(archive), manifest=manifest)
     snapshot.refresh_from_db()
+    from encoder.training_services import gse_train_on_export  # encoder depends on us
+
+    gse_train_on_export(snapshot=snapshot)
     return snapshot
 
 
