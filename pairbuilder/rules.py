@@ -11,9 +11,9 @@ Why arrays: a campaign of 100,000 anchors x 2 iterations x 21 displayed stickers
 million pair occurrences; a Python dict per pair would need tens of GiB and minutes. Each pair
 (i, j), i < j, is the int64 key ``i * n_stickers + j``; all within-set pairs of the sets of one
 size come from one ``np.triu_indices`` gather, and counting is one in-place sort plus a
-run-length pass. The expensive evidence is computed lazily: query overlap only for the pairs
-that could still be labelled, text cosine only for negative candidates passing every other
-condition (and for positives, as evidence for the reviewer).
+run-length pass. The expensive evidence is computed lazily: query overlap and text cosine only
+for the pairs that could still be labelled (positives, as evidence for the reviewer, and
+negative candidates), the overlap on a second core while the cosine is asked for.
 
 Why shards (``pairs_label_sharded``, what a build runs): at 1,000,000 anchors the displayed sets
 hold 433 M pair occurrences, 3.4 GB of keys before the sort and the run-length arrays, and one
@@ -25,6 +25,7 @@ labelled alone, and because the ranges ascend, the shards' outputs concatenate a
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -131,9 +132,7 @@ def pair_keys(sets: SetCollection, n_stickers: int, *, shard: int = 0,
         step = max(1, KEY_CHUNK_OCCURRENCES // per_set)
         for lo_set in range(0, len(starts), step):
             block = starts[lo_set:lo_set + step]
-            rows = sets.members[block[:, None] + np.arange(size)]  # (S', size)
-            if not sets.sorted_members:
-                rows.sort(axis=1)
+            rows = _rows(sets, block, size)  # (S', size) sorted
             # Sorted rows make every (iu, ju) gather already (lo, hi): no min/max pass.
             if n_shards == 1:
                 dest = out[pos:pos + len(block) * per_set].reshape(len(block), per_set)
@@ -164,14 +163,25 @@ def _pair_keys_in_range(sets: SetCollection, n_stickers: int, first: int,
         starts = sets.offsets[:-1][sizes == size]  # (S,) sets of this size
         step = max(1, KEY_CHUNK_OCCURRENCES // (size * (size - 1) // 2))
         for lo_set in range(0, len(starts), step):
-            rows = sets.members[starts[lo_set:lo_set + step, None] + np.arange(size)]  # (S', z)
-            if not sets.sorted_members:
-                rows.sort(axis=1)
+            rows = _rows(sets, starts[lo_set:lo_set + step], size)  # (S', size) sorted
             inside = (rows >= first) & (rows < stop)  # (S', size)
             for i in np.flatnonzero(inside[:, :-1].any(axis=0)):
                 picked = rows[inside[:, i]]  # (S'', size) rows with lo at position i
                 chunks.append((picked[:, i:i + 1] * n + picked[:, i + 1:]).ravel())
     return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
+
+
+def _rows(sets: SetCollection, starts: np.ndarray, size: int) -> np.ndarray:
+    """(S', size) members of the sets starting at ``starts``, each row ascending. Sorted sets
+    stored back to back (every displayed set of a campaign has 21 members) are a reshaped
+    view, no gather; treat the result as read-only."""
+    count = len(starts)
+    if sets.sorted_members and count and starts[-1] - starts[0] == (count - 1) * size:
+        return sets.members[starts[0]:starts[0] + count * size].reshape(count, size)
+    rows = sets.members[starts[:, None] + np.arange(size)]
+    if not sets.sorted_members:
+        rows.sort(axis=1)
+    return rows
 
 
 def sort_members(sets: SetCollection, n_stickers: int) -> SetCollection:
@@ -346,14 +356,20 @@ def pairs_label(*, displayed: SetCollection, similar: SetCollection, queries: Se
 
     idx = np.flatnonzero(positive | candidate)  # the only pairs whose evidence we need
     a, b = keys[idx] // n, keys[idx] % n
-    overlap = query_overlap(a, b, queries)
     is_candidate = candidate[idx]
+    # The query overlap (pure NumPy, which releases the GIL) runs on a second thread while
+    # this one asks ``text_cosine``, which stays on the caller's thread (the service's callback
+    # reads the database). So the cosine is asked for every pair that may need it, including
+    # candidates the overlap rejects; only the pairs kept below carry it.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(query_overlap, a, b, queries)
+        cosine = np.full(len(idx), np.nan)
+        if len(idx):
+            cosine[:] = text_cosine(a, b)
+        overlap = pending.result()
     rej_overlap = is_candidate & (overlap >= params.max_query_overlap)
-    need_cosine = positive[idx] | (is_candidate & ~rej_overlap)
-    cosine = np.full(len(idx), np.nan)
-    if need_cosine.any():
-        cosine[need_cosine] = text_cosine(a[need_cosine], b[need_cosine])
     passing = is_candidate & ~rej_overlap
+    cosine[~(positive[idx] | passing)] = np.nan  # evidence only where the rules used it
     no_text = passing & np.isnan(cosine)
     # NaN (a sticker without queries): dissimilarity cannot be shown, so not a negative.
     rej_cosine = passing & ~no_text & (cosine >= params.max_text_cosine)
@@ -443,7 +459,7 @@ def pairs_label_sharded(*, displayed: SetCollection, similar: SetCollection,
     del occurrences
     parts = []
     for s in range(n_shards):
-        lo_range = (int(bounds[s]), int(bounds[s + 1])) if n_shards > 1 else None
+        lo_range = (int(bounds[s]), int(bounds[s + 1]))
         parts.append(pairs_label(displayed=displayed, similar=similar, queries=queries,
                                  text_cosine=text_cosine, n_stickers=n_stickers,
                                  params=params, lo_range=lo_range))
