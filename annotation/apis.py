@@ -180,8 +180,8 @@ def _query(serializer_class: type[serializers.Serializer], request: Request) -> 
 
 
 def _task_id_checked(task_id: int) -> int:
-    """A task id from the URL; one past a bigint names no task (404, not an overflow)."""
-    if task_id > MAX_BIGINT:
+    """A task id from the URL; 0 or one past a bigint names no task (404, not an overflow)."""
+    if not 0 < task_id <= MAX_BIGINT:
         raise Http404(f"no task {task_id}")
     return task_id
 

@@ -26,6 +26,8 @@ def pg_env(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(STICKERSIM_VAR_DIR=str(tmp_path / "var"), STICKERSIM_PGDATA=str(pgdata),
                DJANGO_SETTINGS_MODULE="config.settings", GSE_PRETRAINED="",
+               # DEBUG is off by default and then the published development key is refused
+               DJANGO_SECRET_KEY="embedded-postgres-tests-" + "k3Jd8-Qw2Zx7-Lp4Rt9-Vn6Hs1-Bc5",
                PYTHONPATH=str(REPO))
     yield env, pgdata
     stop_server(pgdata)
