@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "pairbuilder",
     "encoder",
     "frontend",
+    "game",
 ]
 
 MIDDLEWARE = [
