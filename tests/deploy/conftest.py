@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.api.conftest import world  # noqa: F401  (a campaign, annotators, an outsider)
+
 REPO = Path(__file__).resolve().parents[2]
 
 
