@@ -26,7 +26,7 @@ import logging
 import math
 import os
 import signal
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -239,11 +239,7 @@ def _write(build: PairBuild, result: rules.LabelledPairs, sticker_pks: np.ndarra
            annotation_count: int) -> None:
     """Replace the build's pairs and mark it done, all in one transaction."""
     fault = os.environ.get(FAULT_FILE_ENV)
-    cos = [None if math.isnan(c) else round(c, 6) for c in result.text_cosine.tolist()]
-    rows = zip(itertools.repeat(build.pk), sticker_pks[result.a].tolist(),
-               sticker_pks[result.b].tolist(), result.label.tolist(),
-               result.co_selected.tolist(), result.co_displayed.tolist(),
-               result.query_overlap.tolist(), cos)
+    rows = pair_rows(build.pk, result, sticker_pks)
     with transaction.atomic():
         # The row lock serialises two deliveries of the same build: the second waits, then
         # sees "done" and writes nothing.
@@ -259,6 +255,19 @@ def _write(build: PairBuild, result: rules.LabelledPairs, sticker_pks: np.ndarra
             status=PairBuild.Status.DONE, progress=1.0, counts=result.counts,
             annotation_count=annotation_count, finished_at=timezone.now(), error="")
     build.refresh_from_db()
+
+
+def pair_rows(build_pk: int, result: rules.LabelledPairs,
+              sticker_pks: np.ndarray) -> Iterator[tuple]:
+    """The Pair rows as plain tuples, converted to Python one batch at a time: whole columns
+    as lists would cost ~8 GiB at 54 M pairs (a million anchors), a batch ~1 MB."""
+    for lo in range(0, len(result), PAIR_INSERT_BATCH_SIZE):
+        part = slice(lo, lo + PAIR_INSERT_BATCH_SIZE)
+        cos = [None if math.isnan(c) else round(c, 6) for c in result.text_cosine[part].tolist()]
+        yield from zip(itertools.repeat(build_pk), sticker_pks[result.a[part]].tolist(),
+                       sticker_pks[result.b[part]].tolist(), result.label[part].tolist(),
+                       result.co_selected[part].tolist(), result.co_displayed[part].tolist(),
+                       result.query_overlap[part].tolist(), cos)
 
 
 _PAIR_COLUMNS = ("build_id", "sticker_a_id", "sticker_b_id", "label", "co_selected",

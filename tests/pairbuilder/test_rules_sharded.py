@@ -158,3 +158,27 @@ def test_sharded_matches_unsharded_and_the_reference(campaign, shard_occurrences
             co_d[p] = co_d.get(p, 0) + 1
     for a, b, d in zip(sharded.a, sharded.b, sharded.co_displayed, strict=True):
         assert co_d.get((int(a), int(b)), 0) == d
+
+
+def test_pair_rows_convert_batch_by_batch_to_the_same_tuples(monkeypatch):
+    # given 10 labelled pairs (the positive without text) and 3-row batches; no database
+    from pairbuilder.services import builds
+
+    monkeypatch.setattr(builds, "PAIR_INSERT_BATCH_SIZE", 3)
+    result = pairs_label_sharded(
+        displayed=_unsorted([[0, 1, 2, 3, 4], [4, 3, 2, 1, 0]]),
+        similar=_unsorted([[0, 1], [1, 0], [2], [3]]),
+        queries=SetCollection.from_lists([[1], [1], [], [2], [3]]),
+        text_cosine=lambda a, b: np.where((a == 0) & (b == 1), np.nan, 0.1234567),
+        n_stickers=5)
+    pks = np.array([50, 40, 30, 20, 10])
+    # when
+    rows = list(builds.pair_rows(9, result, pks))
+    # then one tuple per pair in (a, b) order: build, the stickers' pks, label, evidence, and
+    # the cosine rounded to 6 places or None
+    assert len(rows) == 10
+    assert rows[0] == (9, 50, 40, 1, 2, 2, 1, None)
+    assert rows[1] == (9, 50, 30, 0, 0, 2, 0, 0.123457)
+    assert rows[-1] == (9, 20, 10, 0, 0, 2, 0, 0.123457)
+    assert [r[1:3] for r in rows] == [(50, 40), (50, 30), (50, 20), (50, 10), (40, 30),
+                                      (40, 20), (40, 10), (30, 20), (30, 10), (20, 10)]
