@@ -108,6 +108,8 @@ def django_setup(url: str) -> None:
     os.environ["LOG_LEVEL"] = "WARNING"
     # gunicorn runs as in production (DEBUG off), which refuses the published development key.
     os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
+    # Plain HTTP on loopback: no TLS to redirect to (a proxy terminates it in production).
+    os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
     import django
 
     django.setup()
