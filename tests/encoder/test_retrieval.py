@@ -212,3 +212,18 @@ def test_storage_dtype_and_shard_rows_for():
     assert (rows + 1) * 512 * 2 + retrieval.DEFAULT_CHUNK_BYTES > 8 * 2**30
     with pytest.raises(ValueError):
         retrieval.shard_rows_for(1000, 512)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_products_call_the_float32_output_gemm(dtype):
+    # given half-precision queries and library on the meta device (no GPU here: meta tensors
+    # check the operator, its overload and shapes without computing, as CUDA would run them)
+    q = torch.empty(4, 8, dtype=dtype, device="meta")  # (C, D)
+    db = torch.empty(5, 8, dtype=dtype, device="meta")  # (S, D)
+    out = torch.empty(4, 5, device="meta")  # (C, S) float32
+    # when
+    retrieval._products(q, db, out)
+    # then the float32-output matrix product accepted them and kept the float32 buffer
+    assert out.dtype == torch.float32 and out.shape == (4, 5)
+    with pytest.raises(RuntimeError):  # the same call with a half buffer is refused
+        retrieval._products(q, db, torch.empty(4, 5, dtype=dtype, device="meta"))
