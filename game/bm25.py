@@ -28,7 +28,7 @@ def tokenize(text: str, language: str) -> list[str]:
     if language == "zh" or _HAN.search(text):
         import jieba  # loads its dictionary (about 1 s) on first use only
 
-        words = (w for w in jieba.lcut(text) if w.strip())
+        words = (w for w in jieba.lcut_for_search(text) if w.strip())
         return [t for w in words for t in _WORDS.findall(w)]
     return _WORDS.findall(text)
 
