@@ -138,25 +138,24 @@ def _fix_boundary_ties(
 def _select_top(scores: torch.Tensor, m1: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``m1`` largest scores of each row (as a multiset, exact) and their columns.
 
-    Block-max pruning (see the module docstring); ties among equal scores are left to the
-    callers' tie handling, which only needs the values to be exact.
+    Block-max pruning (see the module docstring); the last ``width % BLOCK`` columns are always
+    candidates (a short block, taken whole). Ties among equal scores are left to the callers'
+    tie handling, which only needs the values to be exact.
     """
     c, width = scores.shape
-    full = width // BLOCK  # whole blocks; a shorter tail block follows when width % BLOCK
-    if full + (width % BLOCK > 0) < BLOCK_MIN_FACTOR * m1:
+    full = width // BLOCK  # whole blocks
+    if full < BLOCK_MIN_FACTOR * m1:
         val, idx = torch.topk(scores, m1, dim=1, sorted=False)  # (C, m1)
         return idx, val
     # A view, not a copy: rows keep their stride, each row's first full*BLOCK columns regroup.
     block_max = scores[:, :full * BLOCK].reshape(c, full, BLOCK).amax(dim=2)  # (C, full)
-    if width % BLOCK:
-        tail = scores[:, full * BLOCK:].amax(dim=1, keepdim=True)  # (C, 1)
-        block_max = torch.cat([block_max, tail], dim=1)  # (C, full + 1)
     best_blocks = torch.topk(block_max, m1, dim=1, sorted=False).indices  # (C, m1)
     within = torch.arange(BLOCK, device=scores.device)  # (BLOCK,)
     cols = (best_blocks[:, :, None] * BLOCK + within).reshape(c, m1 * BLOCK)  # (C, m1*BLOCK)
-    inside = cols < width  # the tail block's columns past the row end
-    vals = scores.gather(1, cols.clamp(max=width - 1))  # (C, m1*BLOCK)
-    vals = vals.masked_fill(~inside, float("-inf"))
+    if width % BLOCK:  # the tail columns join every row's candidates
+        tail = torch.arange(full * BLOCK, width, device=scores.device).expand(c, -1)  # (C, t)
+        cols = torch.cat([cols, tail], dim=1)  # (C, m1*BLOCK + t)
+    vals = scores.gather(1, cols)  # (C, m1*BLOCK [+ t])
     val, pos = torch.topk(vals, m1, dim=1, sorted=False)  # (C, m1)
     return cols.gather(1, pos), val
 

@@ -227,3 +227,21 @@ def test_half_products_call_the_float32_output_gemm(dtype):
     assert out.dtype == torch.float32 and out.shape == (4, 5)
     with pytest.raises(RuntimeError):  # the same call with a half buffer is refused
         retrieval._products(q, db, torch.empty(4, 5, dtype=dtype, device="meta"))
+
+
+def test_best_neighbours_in_the_short_last_block():
+    # given 1000 random unit rows (31 whole blocks of 32, then 8 columns) where rows 992-999
+    # are near-copies of anchors 0, 10, ..., 70: each such anchor's best neighbour is in the
+    # short last block, with no tie for the boundary fix to redo the row
+    x = unit_vectors(1000, 16, seed=16)
+    noise = unit_vectors(8, 16, seed=17)
+    near = x[0:80:10] + 0.05 * noise
+    x[992:] = near / np.linalg.norm(near, axis=1, keepdims=True)
+    anchors = np.arange(0, 200, 10)
+    # when
+    idx, scores = topk_cosine(x, 6, anchors=anchors, device="cpu")
+    # then it is the reference, and the near-copies lead their anchors' lists
+    ref_i, ref_s = brute_force(x, 6, anchors=anchors)
+    np.testing.assert_array_equal(idx, ref_i)
+    np.testing.assert_allclose(scores, ref_s, atol=1e-6)
+    assert idx[:8, 0].tolist() == list(range(992, 1000))
