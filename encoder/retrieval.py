@@ -148,16 +148,19 @@ def _select_top(scores: torch.Tensor, m1: int) -> tuple[torch.Tensor, torch.Tens
         val, idx = torch.topk(scores, m1, dim=1, sorted=False)  # (C, m1)
         return idx, val
     # A view, not a copy: rows keep their stride, each row's first full*BLOCK columns regroup.
-    block_max = scores[:, :full * BLOCK].reshape(c, full, BLOCK).amax(dim=2)  # (C, full)
-    best_blocks = torch.topk(block_max, m1, dim=1, sorted=False).indices  # (C, m1)
-    within = torch.arange(BLOCK, device=scores.device)  # (BLOCK,)
-    cols = (best_blocks[:, :, None] * BLOCK + within).reshape(c, m1 * BLOCK)  # (C, m1*BLOCK)
-    if width % BLOCK:  # the tail columns join every row's candidates
-        tail = torch.arange(full * BLOCK, width, device=scores.device).expand(c, -1)  # (C, t)
-        cols = torch.cat([cols, tail], dim=1)  # (C, m1*BLOCK + t)
-    vals = scores.gather(1, cols)  # (C, m1*BLOCK [+ t])
+    blocks = scores[:, :full * BLOCK].reshape(c, full, BLOCK)  # (C, full, BLOCK)
+    best = torch.topk(blocks.amax(dim=2), m1, dim=1, sorted=False).indices  # (C, m1)
+    # Gather the best blocks whole (an expanded index: no (C, m1*BLOCK) index is built).
+    vals = blocks.gather(1, best[:, :, None].expand(c, m1, BLOCK)).reshape(c, m1 * BLOCK)
     val, pos = torch.topk(vals, m1, dim=1, sorted=False)  # (C, m1)
-    return cols.gather(1, pos), val
+    idx = best.gather(1, pos // BLOCK) * BLOCK + pos % BLOCK  # (C, m1) columns
+    if width % BLOCK:  # the columns after the last whole block are every row's candidates
+        tail = torch.arange(full * BLOCK, width, device=scores.device).expand(c, -1)  # (C, t)
+        val = torch.cat([val, scores[:, full * BLOCK:]], dim=1)  # (C, m1 + t)
+        idx = torch.cat([idx, tail], dim=1)
+        val, pos = torch.topk(val, m1, dim=1, sorted=False)  # (C, m1)
+        idx = idx.gather(1, pos)
+    return idx, val
 
 
 def _products(queries: torch.Tensor, db: torch.Tensor, out: torch.Tensor) -> None:
