@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/", include("pairbuilder.urls")),
     path("api/", include("encoder.urls")),
     path("api/", include("game.urls")),
+    path("play/", include("frontend.game_urls")),
     path("", include("frontend.urls")),
 ]
 # Sticker files: annotators and staff only, in DEBUG too (annotation.media_views).

@@ -24,7 +24,8 @@ LEADERBOARD_SIZE = 20
 def sticker_card(sticker: Sticker) -> dict[str, Any]:
     """A sticker as the pages draw it (animated formats shown as they are)."""
     return {"sticker_id": sticker.sticker_id, "url": sticker_file_url(sticker.file.name),
-            "media_type": sticker.media_type, "is_animated": sticker.is_animated}
+            "media_type": sticker.media_type, "is_animated": sticker.is_animated,
+            "width": sticker.width, "height": sticker.height}
 
 
 def round_queries(round_: Round, role: str = RoundQuery.Role.LABEL) -> list[str]:

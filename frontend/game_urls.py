@@ -1,0 +1,10 @@
+"""Routes of the Sticktionary pages (under /play/)."""
+from django.urls import path
+
+from frontend.views import game
+
+urlpatterns = [
+    path("<str:name>/", game.play, name="game-play"),
+    path("<str:name>/leaderboard/", game.leaderboard, name="game-leaderboard"),
+    path("<str:name>/review/", game.review, name="game-review"),
+]
