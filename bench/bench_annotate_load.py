@@ -207,7 +207,8 @@ def free_port() -> int:
 def server_start(url: str, port: int, workers: int, threads: int) -> subprocess.Popen:
     env = dict(os.environ, DATABASE_URL=url, DJANGO_DEBUG="0", DJANGO_SETTINGS_MODULE=
                "config.settings", DATABASE_CONN_MAX_AGE="600", LOG_LEVEL="WARNING",
-               DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost")
+               DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+               DJANGO_SECURE_SSL_REDIRECT="0")  # plain HTTP on loopback (a proxy does TLS)
     cmd = [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi:application",
            "--pythonpath", str(REPO),
            "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
