@@ -39,15 +39,15 @@ SUBMISSION_ID = serializers.CharField(required=False, default="", allow_blank=Tr
                                       max_length=rounds.MAX_SUBMISSION_ID)
 
 
-class PlayerSerializer(serializers.Serializer):
+class GamePlayerSerializer(serializers.Serializer):
     language = serializers.ChoiceField(choices=Language.choices)
 
 
-class NextSerializer(serializers.Serializer):
+class GameNextSerializer(serializers.Serializer):
     language = LANGUAGE
 
 
-class LabelSerializer(serializers.Serializer):
+class GameLabelSerializer(serializers.Serializer):
     language = LANGUAGE
     # Bounded here (a body of 10,000 queries is refused by size); the service's rules (empty,
     # over-long, how many) answer with their own messages.
@@ -56,21 +56,21 @@ class LabelSerializer(serializers.Serializer):
     submission_id = SUBMISSION_ID
 
 
-class RetrieveSerializer(serializers.Serializer):
+class GameRetrieveSerializer(serializers.Serializer):
     language = LANGUAGE
     picks = serializers.ListField(child=serializers.CharField(max_length=255), max_length=20,
                                   allow_empty=True, help_text="sticker ids, best first (<= 3)")
     submission_id = SUBMISSION_ID
 
 
-class ReviewSerializer(serializers.Serializer):
+class GameReviewSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=Decision.ALL)
     fixes = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=1000),
                                   required=False, default=dict,
                                   help_text="round query id -> corrected text ('' drops it)")
 
 
-class SearchQuerySerializer(serializers.Serializer):
+class GameSearchQuerySerializer(serializers.Serializer):
     q = serializers.CharField(max_length=1000, trim_whitespace=False, allow_blank=True)
     language = serializers.ChoiceField(choices=Language.choices)
     k = serializers.IntegerField(required=False, default=10, min_value=1,
@@ -101,14 +101,14 @@ class PlayerApi(APIView):
 
     permission_classes = [IsAnnotator]
 
-    @extend_schema(responses=PlayerSerializer)
+    @extend_schema(responses=GamePlayerSerializer)
     def get(self, request: Request) -> Response:
         player = rounds.player_for(user=request.user)
         return Response({"language": player.language})
 
-    @extend_schema(request=PlayerSerializer, responses=PlayerSerializer)
+    @extend_schema(request=GamePlayerSerializer, responses=GamePlayerSerializer)
     def post(self, request: Request) -> Response:
-        data = _data(PlayerSerializer, request.data)
+        data = _data(GamePlayerSerializer, request.data)
         player = rounds.player_set_language(user=request.user, language=data["language"])
         return Response({"language": player.language})
 
@@ -118,9 +118,9 @@ class LabelNextApi(APIView):
 
     permission_classes = [IsAnnotator]
 
-    @extend_schema(request=NextSerializer, responses={200: ANY, 204: None})
+    @extend_schema(request=GameNextSerializer, responses={200: ANY, 204: None})
     def post(self, request: Request, name: str) -> Response:
-        data = _data(NextSerializer, request.data)
+        data = _data(GameNextSerializer, request.data)
         _game(name)
         round_ = rounds.label_next(user=request.user, game_name=name,
                                    language=data.get("language"))
@@ -134,9 +134,9 @@ class LabelSubmitApi(APIView):
 
     permission_classes = [IsAnnotator]
 
-    @extend_schema(request=LabelSerializer, responses={200: ANY, 201: ANY})
+    @extend_schema(request=GameLabelSerializer, responses={200: ANY, 201: ANY})
     def post(self, request: Request, round_id: int) -> Response:
-        data = _data(LabelSerializer, request.data)
+        data = _data(GameLabelSerializer, request.data)
         try:
             stored = rounds.label_submit(
                 user=request.user, round_id=_round_id(round_id), queries=data["queries"],
@@ -164,9 +164,9 @@ class RetrieveNextApi(APIView):
 
     permission_classes = [IsAnnotator]
 
-    @extend_schema(request=NextSerializer, responses={200: ANY, 204: None})
+    @extend_schema(request=GameNextSerializer, responses={200: ANY, 204: None})
     def post(self, request: Request, name: str) -> Response:
-        data = _data(NextSerializer, request.data)
+        data = _data(GameNextSerializer, request.data)
         _game(name)
         round_ = rounds.retrieve_next(user=request.user, game_name=name,
                                       language=data.get("language"))
@@ -180,9 +180,9 @@ class RetrieveSubmitApi(APIView):
 
     permission_classes = [IsAnnotator]
 
-    @extend_schema(request=RetrieveSerializer, responses={200: ANY, 201: ANY})
+    @extend_schema(request=GameRetrieveSerializer, responses={200: ANY, 201: ANY})
     def post(self, request: Request, round_id: int) -> Response:
-        data = _data(RetrieveSerializer, request.data)
+        data = _data(GameRetrieveSerializer, request.data)
         try:
             stored = rounds.retrieve_submit(
                 user=request.user, round_id=_round_id(round_id), picks=data["picks"],
@@ -227,10 +227,10 @@ class LeaderboardApi(APIView):
 
     permission_classes = [IsAnnotator]
 
-    @extend_schema(parameters=[NextSerializer], responses=ANY)
+    @extend_schema(parameters=[GameNextSerializer], responses=ANY)
     def get(self, request: Request, name: str) -> Response:
         game = _game(name)
-        data = _data(NextSerializer, request.query_params)
+        data = _data(GameNextSerializer, request.query_params)
         language = data.get("language") or rounds.player_for(user=request.user).language
         return Response({"language": language,
                          "players": leaderboard(game=game, language=language),
@@ -253,9 +253,9 @@ class ReviewApi(APIView):
 
     permission_classes = [IsAdminUser]
 
-    @extend_schema(request=ReviewSerializer, responses=ANY)
+    @extend_schema(request=GameReviewSerializer, responses=ANY)
     def post(self, request: Request, round_id: int) -> Response:
-        data = _data(ReviewSerializer, request.data)
+        data = _data(GameReviewSerializer, request.data)
         try:
             fixes = {int(k): v for k, v in data["fixes"].items()}
         except ValueError:
@@ -273,9 +273,9 @@ class StickerSearchApi(APIView):
 
     permission_classes = [IsAnnotator]
 
-    @extend_schema(parameters=[SearchQuerySerializer], responses=ANY)
+    @extend_schema(parameters=[GameSearchQuerySerializer], responses=ANY)
     def get(self, request: Request) -> Response:
-        data = _data(SearchQuerySerializer, request.query_params)
+        data = _data(GameSearchQuerySerializer, request.query_params)
         hits = stickers_search(text=data["q"], language=data["language"], k=data["k"])
         return Response({"q": data["q"], "language": data["language"],
                          "results": [{**sticker_card(h.sticker), "score": round(h.score, 4)}
