@@ -22,13 +22,14 @@ from django.db import connection
 from django.utils import timezone
 
 from annotation.errors import InputError
-from annotation.models import Sticker
+from annotation.models import Query, Sticker
 from annotation.queries_text import queries_split, query_normalize
 from game.models import Game, Language, Player, Round
 from game.services.candidates import round_candidates
 
 # A search query, not a caption: a query over this many characters is refused.
 QUERY_MAX_CHARS = 100
+NORMALIZED_MAX_CHARS = Query._meta.get_field("normalized").max_length
 # Queries one labeler may type for one sticker in one round.
 MAX_QUERIES_PER_ROUND = 10
 # Picks a retriever ranks (seed 002, 4.1: "selecting and ranking up to three").
@@ -118,6 +119,8 @@ def queries_checked(raw: list[str]) -> list[tuple[str, str]]:
             normalized = query_normalize(text)
             if not normalized:
                 raise InputError("queries", f"query {n} is empty")
+            if len(normalized) > NORMALIZED_MAX_CHARS:  # NFKC expands a few characters 18-fold
+                raise InputError("queries", f"query {n} is too long once normalised")
             out.setdefault(normalized, text)
     if len(out) > MAX_QUERIES_PER_ROUND:
         raise InputError("queries", f"at most {MAX_QUERIES_PER_ROUND} queries per sticker")

@@ -192,3 +192,14 @@ def test_chinese_search_is_tokenised_with_jieba(game, labeler):
     queries_add(s1, "吃瓜", language="zh")
     hits = labeler.get("/api/stickers/search/", {"q": "赞同", "language": "zh"}).json()
     assert [h["sticker_id"] for h in hits["results"]] == [s0.sticker_id]
+
+
+def test_a_query_that_normalisation_blows_up_is_refused(game, labeler):
+    # given: "ﷺ" is one character that NFKC turns into 18
+    round_ = labeler.post(f"/api/games/{game.name}/label/next/", {}, format="json").json()
+    # when 60 of them are sent (60 characters, 1,080 once normalised)
+    response = labeler.post(f"/api/rounds/{round_['round_id']}/label/",
+                            {"queries": ["ﷺ" * 60]}, format="json")
+    # then a 400, not a database error
+    assert response.status_code == 400 and "too long once normalised" in response.json()["detail"]
+    assert not RoundQuery.objects.exists()
