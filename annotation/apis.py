@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.errors import InputError
+from annotation.exception_handler import input_error_response
 from annotation.models import Annotation, Campaign, Task
 from annotation.selectors import (
     annotation_selected_ids,
@@ -206,7 +207,7 @@ def _task_id_checked(task_id: int) -> int:
 
 def _refused(exc: InputError) -> Response:
     # 409: the request was well formed but conflicts with the task's state (lease lost, ...).
-    return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    return input_error_response(exc, status.HTTP_409_CONFLICT)
 
 
 class PingApi(APIView):

@@ -119,6 +119,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"  # `manage.py collectstatic` writes here; whitenoise serves it
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns at every start on a missing one
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Gzip/Brotli copies beside each file; no manifest, so a checkout that never ran
