@@ -10,8 +10,8 @@ products are the hardware limit. Here each row's columns are cut into blocks of 
 ``amax`` pass (memory speed) gives the block maxima, the ``m + 1`` best blocks by maximum are
 the only ones that can hold the row's ``m + 1`` best scores (each of those lies in a block whose
 maximum is at least as high, and at most ``m`` blocks beat the (m+1)-th score), and the exact
-top-k runs on those ``(m + 1) * BLOCK`` gathered columns. Ties at the last rank are redone from
-the full row (``_fix_boundary_ties``), as before.
+top-k runs on those ``(m + 1) * BLOCK`` gathered columns (plus the few after the last whole
+block). Ties at the last rank are redone from the full row (``_fix_boundary_ties``), as before.
 
 Sharded retrieval (``max_shard_rows``): when the library does not fit in one device's memory,
 its rows are held a shard at a time; each shard gives every anchor its exact top ``offset + k``
@@ -22,7 +22,8 @@ ties included.
 Precision: on CUDA the embeddings are kept in float16 by default (half the memory, tensor-core
 rate) and multiplied with float32 accumulation and float32 scores (``torch.mm(out_dtype=...)``),
 so the ranking is exact for the float16-rounded vectors. On CPU float32 is the default; a half
-``dtype`` there stores the shard in half precision and upcasts it once per shard (same scores).
+``dtype`` there rounds the vectors to it and multiplies in float32 (the same scores as CUDA,
+for the tests; no memory saved, CPU has no float32-output half GEMM).
 
 Excluded from an anchor's candidates: the anchor itself and every member of its duplicate group
 (``duplicate_group[i] == duplicate_group[anchor]``, e.g. a content-hash id). Ties are broken
