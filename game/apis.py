@@ -56,6 +56,12 @@ class GameLabelSerializer(serializers.Serializer):
     submission_id = SUBMISSION_ID
 
 
+class GameSuggestSerializer(serializers.Serializer):
+    language = LANGUAGE
+    queries = serializers.ListField(child=serializers.CharField(
+        allow_blank=True, trim_whitespace=False, max_length=1000), max_length=50)
+
+
 class GameRetrieveSerializer(serializers.Serializer):
     language = LANGUAGE
     picks = serializers.ListField(child=serializers.CharField(max_length=255), max_length=20,
@@ -191,6 +197,23 @@ class RetrieveSubmitApi(APIView):
             raise Http404(str(exc)) from None
         return Response({**round_outcome(round_=stored.round), "created": stored.created},
                         status=201 if stored.created else 200)
+
+
+class RetrieveSuggestApi(APIView):
+    """The retriever's own queries for the target, after the reveal."""
+
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(request=GameSuggestSerializer, responses=ANY)
+    def post(self, request: Request, round_id: int) -> Response:
+        data = _data(GameSuggestSerializer, request.data)
+        try:
+            stored = rounds.retrieve_suggest(user=request.user, round_id=_round_id(round_id),
+                                             queries=data["queries"],
+                                             language=data.get("language"))
+        except Round.DoesNotExist as exc:
+            raise Http404(str(exc)) from None
+        return Response({"round_id": round_id, "suggestions": [q.text for q in stored]})
 
 
 class RetrieveSkipApi(APIView):

@@ -17,6 +17,8 @@ urlpatterns = [
          name="api-round-label-skip"),
     path("rounds/<int:round_id>/retrieve/", apis.RetrieveSubmitApi.as_view(),
          name="api-round-retrieve"),
+    path("rounds/<int:round_id>/suggest/", apis.RetrieveSuggestApi.as_view(),
+         name="api-round-suggest"),
     path("rounds/<int:round_id>/retrieve/skip/", apis.RetrieveSkipApi.as_view(),
          name="api-round-retrieve-skip"),
     path("rounds/<int:round_id>/", apis.RoundOutcomeApi.as_view(), name="api-round-outcome"),

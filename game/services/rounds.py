@@ -18,13 +18,13 @@ import json
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from annotation.errors import InputError
 from annotation.models import Query, Sticker
 from annotation.queries_text import queries_split, query_normalize
-from game.models import Game, Language, Player, Round
+from game.models import Game, Language, Player, Round, RoundQuery
 from game.services.candidates import round_candidates
 
 # A search query, not a caption: a query over this many characters is refused.
@@ -242,3 +242,41 @@ def retrieve_skip(*, user: AbstractBaseUser, round_id: int) -> Round:
     if result["status"] != "skipped":
         raise InputError(f"round {round_id}", NOT_YOURS)
     return Round.objects.get(pk=round_id)
+
+
+def retrieve_suggest(*, user: AbstractBaseUser, round_id: int, queries: list[str],
+                     language: str | None = None) -> list[RoundQuery]:
+    """The retriever's own queries for the target, after the reveal (seed 002, 4.1: "retrievers
+    may optionally contribute new query suggestions"). They join the sticker's Q_i at once
+    (source ``game``, the retriever as author): the retriever has seen what the sticker is.
+    Sending the same suggestion again stores nothing more."""
+    player_for(user=user, language=language)
+    checked = queries_checked(queries)
+    round_ = Round.objects.filter(pk=round_id).first()
+    if round_ is None:
+        raise Round.DoesNotExist(f"no round {round_id}")
+    if round_.retriever_id != user.pk or round_.status != Round.Status.DONE:
+        raise InputError(f"round {round_id}", "suggestions come after your picks, "
+                                              "for the rounds you retrieved")
+    now = timezone.now()
+    with transaction.atomic():
+        start = (RoundQuery.objects.filter(round=round_, role=RoundQuery.Role.SUGGESTION)
+                 .count()) + 1
+        RoundQuery.objects.bulk_create(
+            [RoundQuery(round=round_, author=user, role=RoundQuery.Role.SUGGESTION,
+                        position=start + i, text=text, normalized=normalized, created_at=now)
+             for i, (text, normalized) in enumerate(checked)], ignore_conflicts=True)
+        Query.objects.bulk_create(
+            [Query(sticker_id=round_.sticker_id, text=text, normalized=normalized,
+                   language=round_.language, source=Query.Source.GAME)
+             for text, normalized in checked], ignore_conflicts=True)
+        stored = list(RoundQuery.objects.filter(
+            round=round_, role=RoundQuery.Role.SUGGESTION, author=user,
+            normalized__in=[n for _, n in checked]))
+        by_normalized = dict(Query.objects.filter(
+            sticker_id=round_.sticker_id, language=round_.language,
+            normalized__in=[n for _, n in checked]).values_list("normalized", "pk"))
+        for suggestion in stored:
+            suggestion.query_id = by_normalized.get(suggestion.normalized)
+        RoundQuery.objects.bulk_update(stored, ["query"])
+    return stored

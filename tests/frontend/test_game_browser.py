@@ -85,6 +85,11 @@ def test_two_players_play_a_round_each_way_and_the_admin_accepts_the_failed_one(
     bob.wait_for_function("document.getElementById('points').textContent === '3'")
     q = Query.objects.get(sticker__sticker_id=target, normalized="facepalm")
     assert (q.source, q.game_origins.get().author.username) == ("game", "ann")
+    # and after the reveal bob suggests a query of his own
+    bob.fill("#suggest-input", "ugh")
+    bob.click("#btn-suggest")
+    bob.wait_for_selector("#message:has-text('added')")
+    assert Query.objects.get(sticker__sticker_id=target, normalized="ugh").source == "game"
 
     # when bob labels in turn (the roles alternate) ...
     bob.click("#btn-next")

@@ -19,6 +19,7 @@ from game.services.rounds import (
     retrieve_next,
     retrieve_skip,
     retrieve_submit,
+    retrieve_suggest,
 )
 from tests.game.factories import (
     embeddings_add,
@@ -259,3 +260,24 @@ def test_random_distractors_without_embeddings():
     game = game_create(candidate_count=9)
     grid = round_candidates(game=game, sticker_pk=s[0].pk, seed=3)
     assert len(set(grid)) == 9 and s[0].pk in grid
+
+
+def test_the_retriever_may_suggest_queries_after_the_reveal():
+    # given: b retrieved a's round (a miss)
+    stickers_create(10)
+    game = game_create()
+    a, b, c = (player_create(n) for n in "abc")
+    round_ = _labelled(a, game, "party")
+    with pytest.raises(InputError, match="suggestions come after your picks"):
+        retrieve_suggest(user=b, round_id=round_.pk, queries=["too early"])
+    held = retrieve_next(user=b, game_name=game.name)
+    retrieve_submit(user=b, round_id=held.pk, picks=[])
+    # when b suggests twice, and c (not the retriever) tries
+    retrieve_suggest(user=b, round_id=round_.pk, queries=["let's celebrate"])
+    retrieve_suggest(user=b, round_id=round_.pk, queries=["Let's celebrate"])
+    with pytest.raises(InputError):
+        retrieve_suggest(user=c, round_id=round_.pk, queries=["mine"])
+    # then b's suggestion is on the sticker once, with b as its author
+    q = Query.objects.get(sticker=round_.sticker)
+    assert (q.normalized, q.source) == ("let's celebrate", "game")
+    assert q.game_origins.get().author == b

@@ -208,6 +208,16 @@
     $("btn-next").focus();
   }
 
+  async function suggest() {
+    const text = $("suggest-input").value;
+    if (!current || !text.trim()) return;
+    try {
+      const done = await api(roundUrl(current.round_id, "suggest/"), { queries: [text], language });
+      say(`Thank you: ${done.suggestions.map((q) => `“${q}”`).join(", ")} added.`);
+      $("suggest-input").value = "";
+    } catch (e) { say(e.message, true); }
+  }
+
   async function skip(suffix) {
     if (!current) return;
     try {
@@ -220,6 +230,7 @@
   $("btn-label-skip").addEventListener("click", () => skip("label/skip/"));
   $("btn-retrieve-submit").addEventListener("click", submitPicks);
   $("btn-retrieve-skip").addEventListener("click", () => skip("retrieve/skip/"));
+  $("btn-suggest").addEventListener("click", suggest);
   $("btn-next").addEventListener("click", () => next().catch((e) => say(e.message, true)));
   $("btn-retry").addEventListener("click", () => next().catch((e) => say(e.message, true)));
   next().catch((e) => say(e.message, true));
