@@ -1,9 +1,9 @@
 """A separate process on the embedded server, for the kill-and-restart tests.
 
 ``fill``: migrate, build a campaign and answer tasks one by one, printing ``ack <id>`` after
-each answer the database acknowledged, until the server goes away. ``migrate``: only that. ``count``: print the stored
-annotation ids (``stored <id>``) and the server's pid (``pid <n>``). Reads the data folder from
-STICKERSIM_PGDATA like any other process.
+each answer the database acknowledged, until the server goes away. ``migrate``: only that.
+``count``: print the stored annotation ids (``stored <id>``) and the server's pid
+(``pid <n>``). Reads the data folder from STICKERSIM_PGDATA like any other process.
 """
 
 from __future__ import annotations
