@@ -4,6 +4,7 @@ from django.urls import path
 from frontend.views import game
 
 urlpatterns = [
+    path("", game.games, name="game-list"),
     path("<str:name>/", game.play, name="game-play"),
     path("<str:name>/leaderboard/", game.leaderboard, name="game-leaderboard"),
     path("<str:name>/review/", game.review, name="game-review"),

@@ -20,6 +20,15 @@ from game.services.rounds import player_set_language
 
 
 @login_required
+def games(request: HttpRequest) -> HttpResponse:
+    """/play/: straight into the game when there is one, else the list."""
+    rows = list(Game.objects.order_by("-created_at"))
+    if len(rows) == 1:
+        return redirect("game-play", name=rows[0].name)
+    return render(request, "frontend/game/games.html", {"games": rows})
+
+
+@login_required
 @ensure_csrf_cookie  # the page's script reads the CSRF cookie for its POSTs to the API
 def play(request: HttpRequest, name: str) -> HttpResponse:
     """The game page; a player without a language chooses one first (a form on the page)."""

@@ -47,3 +47,14 @@ def test_the_review_page_is_for_staff(client):
     assert client.get("/play/g/review/").status_code == 302  # to the admin login
     client.force_login(player_create("boss", staff=True))
     assert b"No failed round waits for review" in client.get("/play/g/review/").content
+
+
+def test_play_goes_straight_into_the_only_game_and_lists_several(client):
+    from django.core.management import call_command
+
+    client.force_login(player_create("p"))
+    assert b"No game yet" in client.get("/play/").content
+    call_command("create_game", "first", "--labelers-per-sticker", "2")
+    assert client.get("/play/").url == "/play/first/"
+    call_command("create_game", "second")
+    assert b"/play/second/" in client.get("/play/").content
