@@ -15,7 +15,7 @@ from pathlib import Path
 
 from annotation.errors import InputError
 from annotation.models import Query
-from annotation.queries_text import queries_split
+from annotation.queries_text import queries_split, query_normalize
 from game.bm25 import QueryIndex, RecallReport, recall_at_k, split_queries
 
 HEADER = ("sticker_id", "labeled_queries")
@@ -50,20 +50,22 @@ def queries_export(*, language: str, out_path: Path, source: str = "") -> int:
 
 
 def csv_queries(csv_path: Path) -> dict[str, list[str]]:
-    """Sticker id -> query texts of a StickerQueries CSV (split as the importer splits)."""
+    """Sticker id -> query texts of a StickerQueries CSV, split and de-duplicated as
+    ``import_queries`` stores them (so a CSV scores as the library it would become)."""
     csv_path = Path(csv_path)
     try:
         with csv_path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
             if any(c not in (reader.fieldnames or []) for c in HEADER):
                 raise InputError(csv_path.name, f"expected header {','.join(HEADER)}")
-            docs: dict[str, list[str]] = defaultdict(list)
+            docs: dict[str, dict[str, str]] = defaultdict(dict)
             for row in reader:
-                docs[(row["sticker_id"] or "").strip()].extend(
-                    queries_split(row["labeled_queries"] or ""))
+                texts = docs[(row["sticker_id"] or "").strip()]
+                for text in queries_split(row["labeled_queries"] or ""):
+                    texts.setdefault(query_normalize(text), text)  # as the importer dedupes
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(csv_path.name, f"cannot read the CSV: {exc}") from None
-    return {k: v for k, v in docs.items() if k and v}
+    return {k: list(v.values()) for k, v in docs.items() if k and v}
 
 
 def query_retrieval_evaluate(*, language: str, csv_path: Path | None = None, source: str = "",
