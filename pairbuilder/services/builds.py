@@ -38,7 +38,7 @@ from annotation.models import Annotation, Campaign, Candidate, Query, Sticker, T
 from pairbuilder import rules
 from pairbuilder.errors import PairBuildError
 from pairbuilder.models import Pair, PairBuild
-from pairbuilder.text_embedding import text_embeddings
+from pairbuilder.text_embedding import text_embeddings, text_model_choose
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def _compute(build: PairBuild) -> tuple[rules.LabelledPairs, np.ndarray, int]:
     _progress(build, 0.2, annotation_count=loaded.annotation_count)
     n = len(loaded.sticker_pks)
     queries = _query_sets(loaded.sticker_pks)
-    cosine = _cosine_callback(loaded.sticker_pks, params["text_model"])
+    cosine = _cosine_callback(loaded.sticker_pks, _text_model(build))
     rule_params = rules.RuleParams(
         min_positive=params["min_positive"], min_displayed=params["min_displayed"],
         max_query_overlap=params["max_query_overlap"], max_text_cosine=params["max_text_cosine"])
@@ -127,6 +127,18 @@ def _compute(build: PairBuild) -> tuple[rules.LabelledPairs, np.ndarray, int]:
         shard_occurrences=SHARD_OCCURRENCES,
         on_shard=lambda done, total: _progress(build, 0.2 + 0.5 * done / total))
     return result, loaded.sticker_pks, loaded.annotation_count
+
+
+def _text_model(build: PairBuild) -> str:
+    """The build's text model, loaded; where it cannot load and TEXT_MODEL_FALLBACK=offline
+    (the demo), the offline one, recorded in the build's parameters with the reason."""
+    asked = build.params.get("text_model_requested", build.params["text_model"])
+    used, note = text_model_choose(asked, fallback=settings.TEXT_MODEL_FALLBACK == "offline")
+    if note:
+        build.params = {**build.params, "text_model": used, "text_model_requested": asked,
+                        "text_model_note": note}
+        PairBuild.objects.filter(pk=build.pk).update(params=build.params)
+    return used
 
 
 class CampaignSets:

@@ -1,0 +1,1 @@
+"""Background jobs without a broker server: a Celery broker on the project's PostgreSQL."""
