@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from annotation.apis import IsAnnotator
 from annotation.errors import InputError
 from annotation.models import Campaign, Sticker
-from encoder.gse.config import TrainConfig
+from encoder.gse.config import BATCH_SIZE_MAX, EPOCHS_MAX, TrainConfig
 from encoder.models import EncoderVersion
 from encoder.openclip import EncoderError
 from encoder.selectors import encoder_default_gse, encoder_version_find, encoder_version_status
@@ -146,9 +146,10 @@ class TrainIn(serializers.Serializer):
     base = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
     pretrained = serializers.CharField(required=False, allow_blank=True, allow_null=True,
                                        default=None, max_length=500)
-    epochs = serializers.IntegerField(required=False, min_value=1, max_value=1000)
+    epochs = serializers.IntegerField(required=False, min_value=1, max_value=EPOCHS_MAX)
     lr = serializers.FloatField(required=False, min_value=0, max_value=1)
-    batch_size = serializers.IntegerField(required=False, min_value=1, max_value=4096)
+    batch_size = serializers.IntegerField(required=False, min_value=1,
+                                          max_value=BATCH_SIZE_MAX)
     image_text_weight = serializers.FloatField(required=False, min_value=0, max_value=1000)
     pair_weight = serializers.FloatField(required=False, min_value=0, max_value=1000)
     seed = serializers.IntegerField(required=False, min_value=0, max_value=MAX_SEED)

@@ -15,4 +15,16 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py demo_setup
+# The worker: pair builds, snapshots and GSE training run here, never in a web request; with
+# REDIS_URL unset its broker is the same PostgreSQL (jobs/broker.py). A job it was running when
+# killed runs again when it restarts. The text model falls back to the offline all-MiniLM-L6-v2
+# when TEXT_MODEL cannot be loaded (named in this log and on the campaign page).
+export TEXT_MODEL_FALLBACK="${TEXT_MODEL_FALLBACK:-offline}"
+.venv/bin/celery -A config worker -Q default,gpu --concurrency 2 --loglevel INFO \
+  --without-gossip --without-mingle --without-heartbeat &
+worker=$!
+previous_exit_trap=$(trap -p EXIT | sed -E "s/^trap -- '(.*)' EXIT$/\1/")
+# Ctrl-C: the worker stops (a running job is finished or left to be taken up again), then the
+# database.
+trap "kill -TERM $worker 2>/dev/null; wait $worker 2>/dev/null; ${previous_exit_trap:-true}" EXIT
 .venv/bin/python manage.py runserver "${DEMO_ADDR:-127.0.0.1:8000}"

@@ -6,6 +6,12 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 PAIR_LOSS_KINDS = ("cosine_embedding", "contrastive")
+# Bounds a run started from the page or the API must keep (the paper: 5 epochs, batch 32).
+# 100 epochs of Triple-S's 765 train pairs is ~2,400 ViT-B-32 steps, hours on a CPU worker.
+EPOCHS_MAX = 100
+# 1,024 pairs embed up to 2,048 images per step: ~190 GB at ViT-B-32 / 224 px with AMP, past
+# any single GPU; larger batches are a configuration mistake, not a wish.
+BATCH_SIZE_MAX = 1024
 
 
 @dataclass
@@ -42,8 +48,10 @@ class TrainConfig:
             raise ValueError("image_text_weight / pair_weight: weights must be >= 0")
         if self.image_text_weight == 0 and self.pair_weight == 0:
             raise ValueError("image_text_weight, pair_weight: both are 0, nothing to train")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("epochs, batch_size: must be >= 1")
+        if not 1 <= self.epochs <= EPOCHS_MAX:
+            raise ValueError(f"epochs: must be 1..{EPOCHS_MAX}, got {self.epochs}")
+        if not 1 <= self.batch_size <= BATCH_SIZE_MAX:
+            raise ValueError(f"batch_size: must be 1..{BATCH_SIZE_MAX}, got {self.batch_size}")
 
     def to_dict(self) -> dict[str, Any]:
         """The exact config as JSON-ready data (recorded on the model version)."""

@@ -24,10 +24,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-import os
-import signal
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 import numpy as np
 from django.conf import settings
@@ -46,9 +43,6 @@ logger = logging.getLogger(__name__)
 PAIR_INSERT_BATCH_SIZE = 5000
 # Pair occurrences counted at once; 50M int64 keys = 400 MB (+ the sort's scratch).
 SHARD_OCCURRENCES = rules.SHARD_OCCURRENCES
-# Fault injection for the interruption test: when this file exists the build deletes it and
-# kills its own process after the first INSERT batch, mid-transaction (like a killed worker).
-FAULT_FILE_ENV = "PAIRBUILD_FAULT_FILE"
 
 DEFAULT_PARAMS = {"min_positive": 2, "min_displayed": 2, "max_query_overlap": 3,
                   "max_text_cosine": 0.7}
@@ -250,7 +244,6 @@ def _cosine_callback(sticker_pks: np.ndarray, text_model: str) -> rules.TextCosi
 def _write(build: PairBuild, result: rules.LabelledPairs, sticker_pks: np.ndarray,
            annotation_count: int) -> None:
     """Replace the build's pairs and mark it done, all in one transaction."""
-    fault = os.environ.get(FAULT_FILE_ENV)
     rows = pair_rows(build.pk, result, sticker_pks)
     with transaction.atomic():
         # The row lock serialises two deliveries of the same build: the second waits, then
@@ -260,9 +253,6 @@ def _write(build: PairBuild, result: rules.LabelledPairs, sticker_pks: np.ndarra
         Pair.objects.filter(build=build).delete()  # rows of an earlier, interrupted attempt
         while batch := list(itertools.islice(rows, PAIR_INSERT_BATCH_SIZE)):
             _insert_pairs(batch)
-            if fault and Path(fault).exists():
-                Path(fault).unlink()
-                os.kill(os.getpid(), signal.SIGKILL)  # a worker killed mid-transaction
         PairBuild.objects.filter(pk=build.pk).update(
             status=PairBuild.Status.DONE, progress=1.0, counts=result.counts,
             annotation_count=annotation_count, finished_at=timezone.now(), error="")

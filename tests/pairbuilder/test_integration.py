@@ -6,6 +6,8 @@ Run with the services up: ``eval "$(scripts/services.sh)"`` then
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -13,20 +15,24 @@ import pytest
 from django.db import transaction
 
 from annotation.models import Campaign
+from jobs.broker import _connect
 from pairbuilder import services
 from pairbuilder.models import Pair, PairBuild
-from pairbuilder.services.builds import FAULT_FILE_ENV
 from tests.pairbuilder.helpers import annotate, queries_add, stickers_make, task_make, user_make
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def fault_file(tmp_path, monkeypatch) -> Path:
-    """A path the worker (started after this fixture, inheriting the environment) watches."""
-    path = tmp_path / "kill-pair-build"
-    monkeypatch.setenv(FAULT_FILE_ENV, str(path))
-    return path
+def _kill_pool_processes(pid: int) -> None:
+    """SIGKILL the worker's pool processes (the one running the build among them), as in a
+    crash; the worker's main process starts new ones, which the resumed build runs on."""
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        os.kill(int(child), signal.SIGKILL)
+
+
+def _waiting_on_pair_table(db) -> bool:
+    return db.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = "
+                      "'pairbuilder_pair'::regclass").fetchone()[0] > 0
 
 
 def _campaign() -> Campaign:
@@ -61,7 +67,7 @@ def _pairs(build: PairBuild) -> list[tuple]:
                              "co_displayed", "query_overlap", "text_cosine"))
 
 
-def test_build_on_worker_killed_mid_write_then_rerun(fault_file, celery_worker_process):
+def test_build_on_worker_killed_mid_write_then_rerun(celery_worker_process):
     # given: a campaign and a first, uninterrupted build on the worker
     campaign = _campaign()
     with transaction.atomic():
@@ -69,15 +75,26 @@ def test_build_on_worker_killed_mid_write_then_rerun(fault_file, celery_worker_p
     first = _wait(first.id, {"done", "failed"})
     assert first.status == "done" and _pairs(first)
 
-    # when: the worker process is killed after writing its first batch of pairs
-    fault_file.touch()
-    with transaction.atomic():
-        second = services.pair_build_start(campaign=campaign, params={})
-    deadline = time.time() + 120
-    while fault_file.exists() and time.time() < deadline:
-        time.sleep(0.5)
-    assert not fault_file.exists(), "the worker never reached the write"
-    time.sleep(2)
+    # when: the worker is killed while the second build waits inside its write transaction
+    # (the test holds the pair table, so the build cannot finish before the kill)
+    blocker, watcher = _connect(), _connect()
+    blocker.autocommit = False
+    try:
+        blocker.execute("LOCK TABLE pairbuilder_pair IN ACCESS EXCLUSIVE MODE")
+        with transaction.atomic():
+            second = services.pair_build_start(campaign=campaign, params={})
+        deadline = time.time() + 120
+        while not _waiting_on_pair_table(watcher) and time.time() < deadline:
+            time.sleep(0.3)
+        assert _waiting_on_pair_table(watcher), "the worker never reached the write"
+        _kill_pool_processes(celery_worker_process.pid)
+    finally:
+        blocker.rollback()
+        blocker.close()
+    deadline = time.time() + 30
+    while _waiting_on_pair_table(watcher) and time.time() < deadline:
+        time.sleep(0.3)
+    watcher.close()
     # then: nothing half-written is visible
     second.refresh_from_db()
     assert second.status == "running"
