@@ -27,8 +27,9 @@ CSRF_TRUSTED_ORIGINS = [
     o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o
 ]
 # Outside DEBUG: HTTPS only (cookies, HSTS, redirect), as `manage.py check --deploy` asks.
-# DJANGO_SECURE_SSL_REDIRECT=0 where a proxy in front already redirects (or for a plain-HTTP
-# test server); the proxy must set X-Forwarded-Proto, which is trusted here.
+# The TLS proxy in front must set X-Forwarded-Proto (trusted here), so its HTTPS requests are
+# not redirected. DJANGO_SECURE_SSL_REDIRECT=0 only to try a deploy over plain HTTP: it also
+# drops the cookies' Secure flag.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = not DEBUG and os.environ.get("DJANGO_SECURE_SSL_REDIRECT", "1") == "1"
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG and SECURE_SSL_REDIRECT
