@@ -88,8 +88,20 @@ class CampaignAdmin(admin.ModelAdmin):
                            reverse("campaign", args=[obj.name]))
 
     def save_model(self, request, obj, form, change) -> None:
+        from annotation.services.campaigns import campaign_change, campaign_settings
+        from audit.models import AuditEvent
+        from audit.services import audit_record
+
         annotators_group()  # so the group is there to pick when the admin adds annotators
+        before = (campaign_settings(Campaign.objects.get(pk=obj.pk)) if change and obj.pk
+                  else None)
         super().save_model(request, obj, form, change)
+        if before is not None:
+            campaign_change(campaign=obj, before=before, actor=request.user)
+        else:
+            audit_record(action=AuditEvent.Action.CAMPAIGN_CREATE, actor=request.user,
+                         campaign=obj, target=f"campaign {obj.name}",
+                         details=campaign_settings(obj))
 
 
 @admin.register(CandidateSet)

@@ -134,6 +134,22 @@ def annotation_selected_ids(*, annotation: Annotation) -> list[str]:
     )
 
 
+def annotations_selected_ids(*, annotations: list[Annotation]) -> dict[int, list[str]]:
+    """``annotation_selected_ids`` for many answers in two queries, whatever their number
+    (one per answer made a list of 200 answers 200 round trips)."""
+    chosen: dict[int, set[int]] = {a.pk: set() for a in annotations}
+    for annotation_id, sticker_id in Annotation.selected.through.objects.filter(
+            annotation_id__in=list(chosen)).values_list("annotation_id", "sticker_id"):
+        chosen[annotation_id].add(sticker_id)
+    ranked: dict[int, list[tuple[int, int, str]]] = {}  # task -> (rank, sticker pk, id)
+    for task_id, rank, pk, name in Candidate.objects.filter(
+            candidate_set__task__in={a.task_id for a in annotations}).values_list(
+                "candidate_set__task", "rank", "sticker_id", "sticker__sticker_id"):
+        ranked.setdefault(task_id, []).append((rank, pk, name))
+    return {a.pk: [name for _, pk, name in sorted(ranked.get(a.task_id, []))
+                   if pk in chosen[a.pk]] for a in annotations}
+
+
 def _iteration_progress(campaign: Campaign) -> list[dict]:
     rows = (
         Task.objects.filter(campaign=campaign)

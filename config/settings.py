@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "encoder",
     "frontend",
     "jobs",
+    "audit",
     "game",
 ]
 

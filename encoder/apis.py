@@ -143,6 +143,9 @@ class TrainIn(serializers.Serializer):
 
     snapshot = serializers.CharField(default="latest", max_length=16,
                                      help_text="number or 'latest'")
+    campaign = serializers.CharField(required=False, max_length=200, help_text=(
+        "with snapshot 'latest': whose latest snapshot (needed once several campaigns have "
+        "exported snapshots)"))
     base = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
     pretrained = serializers.CharField(required=False, allow_blank=True, allow_null=True,
                                        default=None, max_length=500)
@@ -178,14 +181,16 @@ class EncoderTrainApi(APIView):
         data.is_valid(raise_exception=True)
         v = dict(data.validated_data)
         try:
-            ref = v.pop("snapshot")
-            snapshot = (snapshot_latest() if ref == "latest"
+            ref, campaign_name = v.pop("snapshot"), v.pop("campaign", None)
+            campaign = (get_object_or_404(Campaign, name=campaign_name) if campaign_name
+                        else None)
+            snapshot = (snapshot_latest(campaign=campaign) if ref == "latest"
                         else Snapshot.objects.filter(number=int(ref)).first())
             if snapshot is None:
                 raise InputError("snapshot", f"no snapshot {ref}")
             base, pretrained = v.pop("base"), v.pop("pretrained")
             row = gse_train_start(snapshot=snapshot, base_model=base, pretrained=pretrained,
-                                  config=TrainConfig(**v))
+                                  config=TrainConfig(**v), actor=request.user)
         except (InputError, EncoderError) as e:
             return _bad(str(e))
         return Response(encoder_version_status(encoder_version=row),
@@ -222,7 +227,8 @@ class CampaignEncoderActivateApi(APIView):
         if row is None:
             return _bad("encoder_version: no such encoder version")
         try:
-            encoder_activate_for_campaign(campaign=campaign, encoder_version=row)
+            encoder_activate_for_campaign(campaign=campaign, encoder_version=row,
+                                          actor=request.user)
         except InputError as e:
             return _bad(str(e), status.HTTP_409_CONFLICT)
         return Response({"campaign": campaign.name,

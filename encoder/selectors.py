@@ -7,7 +7,7 @@ from django.db.models import Q
 
 from annotation.models import Campaign
 from encoder.models import EncoderVersion
-from pairbuilder.models import Snapshot
+from pairbuilder.selectors import snapshot_latest
 
 METRIC_KEYS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 
@@ -86,8 +86,7 @@ def campaign_panel(*, campaign: Campaign) -> dict:
          "is_iteration1": row.version == campaign.encoder_version}
         for row in rows
     ]
-    latest = (Snapshot.objects.filter(campaign=campaign, status=Snapshot.Status.DONE)
-              .order_by("-number").first())
+    latest = snapshot_latest(campaign=campaign)
     return {"encoder_panel": {
         "campaign_id": campaign.id,
         "versions": versions,

@@ -18,6 +18,7 @@ from typing import IO, Any
 
 import numpy as np
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from PIL import Image
 
@@ -25,6 +26,8 @@ from annotation.errors import InputError
 from annotation.media import media_probe
 from annotation.models import Campaign, Query, Sticker
 from annotation.services.stickers import media_limits
+from audit.models import AuditEvent
+from audit.services import audit_record
 from encoder.gse.baselines import SURFACE_BASELINES
 from encoder.gse.config import TrainConfig
 from encoder.gse.data import (
@@ -117,9 +120,20 @@ def snapshot_require_scorable(snapshot: Snapshot) -> None:
             raise InputError(f"snapshot {snapshot.number}: {name} split", reason)
 
 
-def snapshot_latest() -> Snapshot:
-    """The newest exported snapshot."""
-    row = Snapshot.objects.filter(status=Snapshot.Status.DONE).order_by("-number").first()
+def snapshot_latest(*, campaign: Campaign | None = None) -> Snapshot:
+    """"latest" as the page's Train button, the API and ``train_gse`` all mean it: the
+    campaign's newest exported snapshot (``pairbuilder.selectors.snapshot_latest``). Without a
+    campaign it is only unambiguous while one campaign has exported snapshots."""
+    from pairbuilder.selectors import snapshot_latest as campaign_snapshot_latest
+
+    if campaign is None:
+        names = list(Snapshot.objects.filter(status=Snapshot.Status.DONE)
+                     .values_list("campaign__name", flat=True).distinct()[:2])
+        if len(names) > 1:
+            raise InputError("campaign", "snapshots of several campaigns exist: name the "
+                             "campaign whose latest snapshot to train on")
+        campaign = Campaign.objects.filter(name=names[0]).first() if names else None
+    row = campaign_snapshot_latest(campaign=campaign) if campaign is not None else None
     if row is None:
         raise InputError("snapshot latest", "no exported snapshot yet: export one first")
     return row
@@ -144,9 +158,10 @@ def _progress_writer(row: EncoderVersion, also: ProgressFn | None) -> ProgressFn
     return progress
 
 
+@transaction.atomic
 def gse_train_start(
     *, snapshot: Snapshot, base_model: str = "", pretrained: str | None = None,
-    config: TrainConfig | None = None,
+    config: TrainConfig | None = None, actor: AbstractBaseUser | None = None,
 ) -> EncoderVersion:
     """Registers a pending GSE run and queues it on the gpu queue once committed."""
     from encoder.training_tasks import gse_train_task
@@ -160,6 +175,11 @@ def gse_train_start(
         model_name=base.model, pretrained=base.pretrained, snapshot=snapshot,
         train_config=config.to_dict(), status=EncoderVersion.Status.PENDING, progress=0.0,
     )
+    audit_record(action=AuditEvent.Action.TRAINING_START, actor=actor, campaign=snapshot.campaign,
+                 target=f"{row.version} on snapshot {snapshot.number}",
+                 details={"version": row.version, "snapshot": snapshot.number,
+                          "base_model": base.model, "pretrained": base.pretrained,
+                          "train_config": row.train_config})
     # The gpu queue named here, not via CELERY_TASK_ROUTES, so the route needs no settings line.
     transaction.on_commit(lambda: gse_train_task.apply_async(
         kwargs={"encoder_version_id": row.id}, queue=GPU_QUEUE))
@@ -304,14 +324,20 @@ def gse_evaluate(
 
 @transaction.atomic
 def encoder_activate_for_campaign(
-    *, campaign: Campaign, encoder_version: EncoderVersion
+    *, campaign: Campaign, encoder_version: EncoderVersion,
+    actor: AbstractBaseUser | None = None,
 ) -> Campaign:
     """Makes a finished GSE the encoder of the campaign's iteration-2 retrieval."""
     if encoder_version.status != EncoderVersion.Status.DONE:
         raise InputError(f"encoder version {encoder_version.version}",
                          f"is {encoder_version.status}; only a finished model can be used")
+    previous = {"iteration2_source": campaign.iteration2_source,
+                "iteration2_encoder_version": campaign.iteration2_encoder_version}
     campaign.iteration2_source = Campaign.Iteration2Source.RETRAINED
     campaign.iteration2_encoder_version = encoder_version.version
+    audit_record(action=AuditEvent.Action.ACTIVATE, actor=actor, campaign=campaign,
+                 target=f"{encoder_version.version} for iteration 2 of {campaign.name}",
+                 details={"encoder_version": encoder_version.version, "previous": previous})
     campaign.save(update_fields=["iteration2_source", "iteration2_encoder_version"])
     return campaign
 

@@ -217,7 +217,7 @@ class SnapshotListApi(APIView):
             with transaction.atomic():
                 snapshot = services.snapshot_start(
                     campaign=campaign, build=build, include_unreviewed=data["include_unreviewed"],
-                    ratios=tuple(data["ratios"]), seed=data["seed"])
+                    ratios=tuple(data["ratios"]), seed=data["seed"], actor=request.user)
         except InputError as exc:
             return _error(exc)
         return Response(selectors.snapshot_summary(snapshot), status=status.HTTP_202_ACCEPTED)

@@ -27,6 +27,13 @@ def snapshot_summary(snapshot: Snapshot) -> dict:
             "dropped": snapshot.manifest.get("split", {}).get("dropped_cross_split_pairs")}
 
 
+def snapshot_latest(*, campaign: Campaign) -> Snapshot | None:
+    """The campaign's newest exported snapshot: the one meaning of "latest snapshot" (the
+    campaign page's Train button, the training API and ``train_gse`` all read it here)."""
+    return (Snapshot.objects.filter(campaign=campaign, status=Snapshot.Status.DONE)
+            .order_by("-number").first())
+
+
 def campaign_panel(*, campaign: Campaign) -> dict:
     """Context for the campaign page's pair-build and snapshot panel (namespaced keys)."""
     builds = list(campaign.pair_builds.order_by("-id")[:PANEL_BUILDS])

@@ -30,6 +30,8 @@ from annotation.models import (
     Task,
 )
 from annotation.selectors import annotators_group
+from audit.models import AuditEvent
+from audit.services import audit_record
 
 # Tasks loaded per round trip while exporting: each brings ~20 candidates and a few answers,
 # so 500 tasks hold about 10k small rows in memory at a time.
@@ -68,12 +70,16 @@ def _line(base: dict, selected: list[str], skipped: bool, annotator: AbstractBas
     return json.dumps(row, ensure_ascii=False) + "\n"
 
 
-def annotations_export_jsonl(*, campaign: Campaign, out: TextIO) -> int:
+def annotations_export_jsonl(*, campaign: Campaign, out: TextIO,
+                             actor: AbstractBaseUser | None = None) -> int:
     """Writes the campaign's answers and skips to ``out``; returns the number of lines."""
     n = 0
     for line in annotation_lines(campaign=campaign):
         out.write(line)
         n += 1
+    audit_record(action=AuditEvent.Action.EXPORT, actor=actor, campaign=campaign,
+                 target=f"annotations of {campaign.name} to {getattr(out, 'name', 'a stream')}",
+                 details={"lines": n})
     return n
 
 
@@ -188,7 +194,8 @@ def _import_row(campaign: Campaign, row: _Row, users: dict, report: AnnotationIm
     report.annotations += 1
 
 
-def annotations_import_jsonl(*, campaign_name: str, lines: Iterable[str]) -> AnnotationImportReport:
+def annotations_import_jsonl(*, campaign_name: str, lines: Iterable[str],
+                             actor: AbstractBaseUser | None = None) -> AnnotationImportReport:
     """Imports answers into the campaign (created if missing), line by line.
 
     A bad line (not JSON, unknown sticker, a selection outside its candidates, candidates that
@@ -212,6 +219,11 @@ def annotations_import_jsonl(*, campaign_name: str, lines: Iterable[str]) -> Ann
         except InputError as exc:
             report.rejected.append((number, str(exc)))
     _statuses_refresh(campaign, raise_target=report.created_campaign)
+    audit_record(action=AuditEvent.Action.IMPORT, actor=actor, campaign=campaign,
+                 target=f"annotations into {campaign.name}",
+                 details={"annotations": report.annotations, "skips": report.skips,
+                          "already_present": report.already_present,
+                          "rejected": len(report.rejected)})
     return report
 
 

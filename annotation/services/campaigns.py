@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
 from annotation.errors import InputError
 from annotation.models import Campaign
+from audit.models import AuditEvent
+from audit.services import audit_record
 
 
 @transaction.atomic
@@ -20,6 +23,7 @@ def campaign_create(
     lease_seconds: int = 600,
     snapshot_include_unreviewed: bool = False,
     description: str = "",
+    actor: AbstractBaseUser | None = None,
 ) -> Campaign:
     """Creates a campaign; candidate sets are built separately (``candidate_sets_build``).
 
@@ -41,7 +45,7 @@ def campaign_create(
             "iteration2_source",
             f"{iteration2_source!r} is not one of {', '.join(Campaign.Iteration2Source.values)}",
         )
-    return Campaign.objects.create(
+    campaign = Campaign.objects.create(
         name=name,
         description=description,
         candidate_count=candidate_count,
@@ -52,3 +56,25 @@ def campaign_create(
         lease_seconds=lease_seconds,
         snapshot_include_unreviewed=snapshot_include_unreviewed,
     )
+    audit_record(action=AuditEvent.Action.CAMPAIGN_CREATE, actor=actor, campaign=campaign,
+                 target=f"campaign {campaign.name}", details=campaign_settings(campaign))
+    return campaign
+
+
+def campaign_settings(campaign: Campaign) -> dict:
+    """The campaign's editable fields as JSON-ready values (what the audit trail records)."""
+    return {f.name: f.value_from_object(campaign) for f in Campaign._meta.concrete_fields
+            if f.editable and not f.primary_key}
+
+
+@transaction.atomic
+def campaign_change(*, campaign: Campaign, before: dict, actor: AbstractBaseUser | None
+                    ) -> Campaign:
+    """Record a change made to a saved campaign (the admin's form): field, before, after."""
+    after = campaign_settings(campaign)
+    changed = {k: {"before": before.get(k), "after": v} for k, v in after.items()
+               if before.get(k) != v}
+    if changed:
+        audit_record(action=AuditEvent.Action.CAMPAIGN_CHANGE, actor=actor, campaign=campaign,
+                     target=f"campaign {campaign.name}", details=changed)
+    return campaign

@@ -14,11 +14,14 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
 from annotation.errors import InputError
 from annotation.models import Query, Sticker
 from annotation.queries_text import queries_split, query_normalize
+from audit.models import AuditEvent
+from audit.services import audit_record
 
 # CSV rows handled per round trip: one SELECT for their stickers and one for their existing
 # queries, then one bulk INSERT. 1,000 rows of ~8 queries is ~8,000 small objects (a few MB).
@@ -50,8 +53,8 @@ class QueryImportReport:
                 f"{len(self.unknown)} unknown sticker ids, {len(self.problems)} problems")
 
 
-def queries_import(*, csv_path: Path, language: str, source: str = Query.Source.IMPORT
-                   ) -> QueryImportReport:
+def queries_import(*, csv_path: Path, language: str, source: str = Query.Source.IMPORT,
+                   actor: AbstractBaseUser | None = None) -> QueryImportReport:
     """Import one StickerQueries CSV for one language; see the module docstring."""
     csv_path = Path(csv_path)
     language = language.strip().lower()
@@ -72,6 +75,11 @@ def queries_import(*, csv_path: Path, language: str, source: str = Query.Source.
                 _import_chunk(chunk, language, source, report)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise QueryImportError(csv_path.name, f"cannot read the CSV: {exc}") from None
+    audit_record(action=AuditEvent.Action.IMPORT, actor=actor,
+                 target=f"queries ({language}) from {csv_path.name}",
+                 details={"path": str(csv_path), "language": language, "source": source,
+                          "rows": report.rows, "created": report.queries_created,
+                          "unknown": len(report.unknown), "problems": len(report.problems)})
     return report
 
 

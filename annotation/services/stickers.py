@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -22,6 +23,8 @@ from django.db.models import Q
 
 from annotation.media import MediaLimits, ProbedMedia, StickerRejected, media_probe
 from annotation.models import Sticker
+from audit.models import AuditEvent
+from audit.services import audit_record
 
 # Rows written per bulk_create: a row is ~300 bytes of metadata (no pixels), so 500 rows is
 # well under 1 MB, and one transaction per batch keeps row locks and WAL flushes short.
@@ -65,7 +68,8 @@ def media_limits() -> MediaLimits:
                        max_frames=settings.STICKER_MAX_FRAMES)
 
 
-def stickers_import(*, paths: list[Path]) -> ImportReport:
+def stickers_import(*, paths: list[Path], actor: AbstractBaseUser | None = None
+                    ) -> ImportReport:
     """Import every file under ``paths`` (files, folders walked recursively, .zip archives)."""
     report = ImportReport()
     limits = media_limits()
@@ -81,6 +85,11 @@ def stickers_import(*, paths: list[Path]) -> ImportReport:
             _flush(batch, report)
             batch = []
     _flush(batch, report)
+    audit_record(action=AuditEvent.Action.IMPORT, actor=actor,
+                 target=f"stickers from {', '.join(Path(p).name for p in paths)[:250]}",
+                 details={"paths": [str(p) for p in paths], "imported": len(report.imported),
+                          "duplicates": len(report.duplicates),
+                          "rejected": len(report.rejected)})
     return report
 
 

@@ -15,7 +15,7 @@ from annotation.models import Campaign
 from encoder.openclip import EncoderError
 from encoder.selectors import encoder_version_find
 from encoder.training_services import encoder_activate_for_campaign, gse_train_start
-from pairbuilder.models import Snapshot
+from pairbuilder.selectors import snapshot_latest
 
 
 def _back(campaign: Campaign) -> HttpResponse:
@@ -26,13 +26,12 @@ def _back(campaign: Campaign) -> HttpResponse:
 @require_POST
 def campaign_gse_train(request: HttpRequest, name: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign, name=name)
-    snapshot = (Snapshot.objects.filter(campaign=campaign, status=Snapshot.Status.DONE)
-                .order_by("-number").first())
+    snapshot = snapshot_latest(campaign=campaign)
     if snapshot is None:
         messages.error(request, "No exported snapshot for this campaign yet.")
         return _back(campaign)
     try:
-        row = gse_train_start(snapshot=snapshot)
+        row = gse_train_start(snapshot=snapshot, actor=request.user)
     except (InputError, EncoderError) as e:
         messages.error(request, str(e))
     else:
@@ -50,7 +49,8 @@ def campaign_gse_activate(request: HttpRequest, name: str) -> HttpResponse:
         messages.error(request, "No such encoder version.")
         return _back(campaign)
     try:
-        encoder_activate_for_campaign(campaign=campaign, encoder_version=row)
+        encoder_activate_for_campaign(campaign=campaign, encoder_version=row,
+                                      actor=request.user)
     except InputError as e:
         messages.error(request, str(e))
     else:

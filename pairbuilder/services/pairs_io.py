@@ -12,6 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import Campaign, Sticker
+from audit.models import AuditEvent
+from audit.services import audit_record
 from pairbuilder.errors import PairBuildError
 from pairbuilder.models import Pair, PairBuild, PairReview
 
@@ -31,10 +33,24 @@ def pair_review_decide(*, campaign: Campaign, pair: Pair, decision: str,
         raise PairBuildError("decision", f"must be accept or reject, got {decision!r}")
     if pair.build.campaign_id != campaign.id:
         raise PairBuildError("pair", f"pair {pair.id} is not from campaign {campaign.name}")
-    review, _ = PairReview.objects.update_or_create(
-        campaign=campaign, sticker_a_id=pair.sticker_a_id, sticker_b_id=pair.sticker_b_id,
-        label=pair.label, defaults={"decision": decision, "reviewer": reviewer,
-                                    "decided_at": timezone.now()})
+    with transaction.atomic():
+        key = {"campaign": campaign, "sticker_a_id": pair.sticker_a_id,
+               "sticker_b_id": pair.sticker_b_id, "label": pair.label}
+        earlier = PairReview.objects.select_for_update().filter(**key).select_related(
+            "reviewer").first()
+        review, _ = PairReview.objects.update_or_create(
+            **key, defaults={"decision": decision, "reviewer": reviewer,
+                             "decided_at": timezone.now()})
+        # The review row holds the current decision; the audit trail keeps every one.
+        audit_record(
+            action=AuditEvent.Action.REVIEW, actor=reviewer, campaign=campaign,
+            target=f"pair {pair.id} (sticker {pair.sticker_a_id} / {pair.sticker_b_id}, "
+                   f"label {pair.label})",
+            details={"decision": decision, "build": pair.build_id,
+                     "previous": None if earlier is None else {
+                         "decision": earlier.decision,
+                         "reviewer": earlier.reviewer.get_username(),
+                         "decided_at": earlier.decided_at.isoformat()}})
     return review
 
 
@@ -61,8 +77,8 @@ def build_pair_rows(*, build: PairBuild):
                          "query_overlap", "text_cosine"))
 
 
-def pairs_export_csv(*, campaign: Campaign, out_path: Path, build: PairBuild | None = None
-                     ) -> int:
+def pairs_export_csv(*, campaign: Campaign, out_path: Path, build: PairBuild | None = None,
+                     actor: AbstractBaseUser | None = None) -> int:
     """Write every pair of the (latest) build with evidence and review; returns the count."""
     build = build or build_latest(campaign=campaign)
     decisions = review_decisions(campaign=build.campaign)
@@ -77,6 +93,9 @@ def pairs_export_csv(*, campaign: Campaign, out_path: Path, build: PairBuild | N
             writer.writerow([name_a, name_b, y, s, d, q, "" if c is None else f"{c:.6f}",
                              decisions.get((a, b, y), "")])
             count += 1
+    audit_record(action=AuditEvent.Action.EXPORT, actor=actor, campaign=campaign,
+                 target=f"pairs of build {build.id} to {out_path.name}",
+                 details={"build": build.id, "pairs": count, "path": str(out_path)})
     return count
 
 
@@ -89,7 +108,8 @@ class PairImportReport:
     problems: list[str] = field(default_factory=list)
 
 
-def pairs_import(*, csv_path: Path, campaign_name: str | None = None) -> PairImportReport:
+def pairs_import(*, csv_path: Path, campaign_name: str | None = None,
+                 actor: AbstractBaseUser | None = None) -> PairImportReport:
     """Read a published Triple-S pair file into a done PairBuild marked ``imported``.
 
     The pairs live in a campaign of their own (default ``imported:<file name>``) so they can be
@@ -137,6 +157,10 @@ def pairs_import(*, csv_path: Path, campaign_name: str | None = None) -> PairImp
             [Pair(build=build, sticker_a_id=pks[x], sticker_b_id=pks[y], label=label,
                   co_selected=0, co_displayed=0, query_overlap=0, text_cosine=None)
              for (x, y), label in sorted(pairs.items())], batch_size=5000)
+        audit_record(action=AuditEvent.Action.IMPORT, actor=actor, campaign=campaign,
+                     target=f"pairs from {csv_path.name} as build {build.id}",
+                     details={"file": csv_path.name, "sha256": build.params["source_sha256"],
+                              "pairs": len(pairs), "skipped": report.rows - len(pairs)})
     report.build, report.imported = build, len(pairs)
     return report
 

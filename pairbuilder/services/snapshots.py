@@ -19,10 +19,13 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from annotation.models import Campaign, Sticker
+from audit.models import AuditEvent
+from audit.services import audit_record
 from encoder.gse.scorable import split_class_problem
 from pairbuilder.errors import PairBuildError
 from pairbuilder.models import PairBuild, Snapshot
@@ -48,18 +51,19 @@ def snapshot_params(*, include_unreviewed: bool, ratios=(0.8, 0.1, 0.1), seed: i
 
 def snapshot_start(*, campaign: Campaign, build: PairBuild | None = None,
                    include_unreviewed: bool | None = None, ratios=(0.8, 0.1, 0.1),
-                   seed: int = 0) -> Snapshot:
+                   seed: int = 0, actor: AbstractBaseUser | None = None) -> Snapshot:
     """Number a snapshot and write it on the workers once the row is committed."""
     from pairbuilder.tasks import snapshot_task
 
-    snapshot = _snapshot_number(campaign=campaign, build=build,
+    snapshot = _snapshot_number(campaign=campaign, build=build, actor=actor,
                                 include_unreviewed=include_unreviewed, ratios=ratios, seed=seed)
     transaction.on_commit(lambda: snapshot_task.delay(snapshot_id=snapshot.id))
     return snapshot
 
 
 def _snapshot_number(*, campaign: Campaign, build: PairBuild | None,
-                     include_unreviewed: bool | None, ratios, seed: int) -> Snapshot:
+                     include_unreviewed: bool | None, ratios, seed: int,
+                     actor: AbstractBaseUser | None = None) -> Snapshot:
     """The pending Snapshot row with the next global number."""
     build = build or build_latest(campaign=campaign)
     if build.campaign_id != campaign.id or build.status != PairBuild.Status.DONE:
@@ -73,6 +77,9 @@ def _snapshot_number(*, campaign: Campaign, build: PairBuild | None,
                 number = (Snapshot.objects.aggregate(m=Max("number"))["m"] or 0) + 1
                 snapshot = Snapshot.objects.create(number=number, campaign=campaign,
                                                    build=build, params=params)
+                audit_record(action=AuditEvent.Action.SNAPSHOT_START, actor=actor,
+                             campaign=campaign, target=f"snapshot {number} of build {build.id}",
+                             details={"snapshot": number, "build": build.id, **params})
             break
         except IntegrityError:
             continue
@@ -83,9 +90,9 @@ def _snapshot_number(*, campaign: Campaign, build: PairBuild | None,
 
 def snapshot_create(*, campaign: Campaign, build: PairBuild | None = None,
                     include_unreviewed: bool | None = None, ratios=(0.8, 0.1, 0.1),
-                    seed: int = 0) -> Snapshot:
+                    seed: int = 0, actor: AbstractBaseUser | None = None) -> Snapshot:
     """Number and write a snapshot now, in this process (management command, tests)."""
-    snapshot = _snapshot_number(campaign=campaign, build=build,
+    snapshot = _snapshot_number(campaign=campaign, build=build, actor=actor,
                                 include_unreviewed=include_unreviewed, ratios=ratios, seed=seed)
     return snapshot_run(snapshot_id=snapshot.id)
 
