@@ -269,7 +269,8 @@ def retrieve_suggest(*, user: AbstractBaseUser, round_id: int, queries: list[str
         Query.objects.bulk_create(
             [Query(sticker_id=round_.sticker_id, text=text, normalized=normalized,
                    language=round_.language, source=Query.Source.GAME)
-             for text, normalized in checked], ignore_conflicts=True)
+             for text, normalized in sorted(checked, key=lambda tn: tn[1])],
+            ignore_conflicts=True)  # key order, as game_round_accept_queries: no deadlock
         stored = list(RoundQuery.objects.filter(
             round=round_, role=RoundQuery.Role.SUGGESTION, author=user,
             normalized__in=[n for _, n in checked]))

@@ -26,7 +26,7 @@ INSTALL_ORDER = (
     "retrieve_skip.sql",
 )
 # The newest migration that installs the rules; tests/game/test_sql_rules.py compares with it.
-CURRENT_MIGRATION = "0002_round_rules"
+CURRENT_MIGRATION = "0003_accept_in_key_order"
 
 
 def current_text() -> str:

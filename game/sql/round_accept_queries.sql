@@ -13,7 +13,9 @@ BEGIN
   SELECT r.sticker_id, q.text, q.normalized, r.language, 'game', p_now
   FROM game_roundquery q JOIN game_round r ON r.id = q.round_id
   WHERE q.round_id = p_round AND q.role = 'label'
-  ORDER BY q.position
+  -- In key order, not typing order: two rounds of one sticker accepted at once then wait on
+  -- each other's new keys in the same order, never in a cycle (a deadlock).
+  ORDER BY q.normalized
   ON CONFLICT (sticker_id, language, normalized) DO NOTHING;
   GET DIAGNOSTICS v_added = ROW_COUNT;
   UPDATE game_roundquery q SET query_id = a.id

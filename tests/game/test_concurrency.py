@@ -15,6 +15,7 @@ from game.services.rounds import label_next, label_submit, retrieve_next, retrie
 from tests.game.factories import game_create, player_create, stickers_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
+STICKERS = 12  # stickers accepted twice at once in the deadlock test
 
 
 def _together(n: int, work: Callable[[int], object]) -> tuple[list, list[Exception]]:
@@ -125,3 +126,43 @@ def test_parallel_resubmissions_are_stored_once():
     assert sorted(picks) == [False] * 4 + [True]
     assert RoundQuery.objects.filter(round=round_).count() == 2
     assert RoundPick.objects.filter(round=round_).count() == 1
+
+
+def test_accepting_two_rounds_of_one_sticker_at_once_never_deadlocks():
+    # given: STICKERS stickers, each labelled by two players with the same 10 queries in opposite
+    # orders, both rounds missed and waiting for review
+    from annotation.models import Query
+    from game.services.review import round_review
+
+    stickers_create(STICKERS + 9)
+    game = game_create(labelers_per_sticker=2)
+    la, lb, ra, rb = (player_create(n) for n in ("la", "lb", "ra", "rb"))
+    words = [f"word {i:02d}" for i in range(10)]
+    by_labeler: dict[int, list[int]] = {la.pk: [], lb.pk: []}
+    for _ in range(STICKERS):
+        for user, queries in ((la, words), (lb, words[::-1])):
+            r = label_next(user=user, game_name=game.name)
+            label_submit(user=user, round_id=r.pk, queries=queries)
+            by_labeler[user.pk].append(r.pk)
+    for retriever in (ra, rb):
+        while (held := retrieve_next(user=retriever, game_name=game.name)) is not None:
+            retrieve_submit(user=retriever, round_id=held.pk, picks=[])
+    admins = [player_create("boss1", staff=True), player_create("boss2", staff=True)]
+    # when two admins accept the two rounds of each sticker at the same moment (a barrier per
+    # sticker: a race test makes the overlap likely, it cannot force it)
+    queues = [by_labeler[la.pk], by_labeler[lb.pk]]
+    step = threading.Barrier(2)
+
+    def accept_all(i: int) -> None:
+        try:
+            for r in queues[i]:
+                step.wait(timeout=30)
+                round_review(reviewer=admins[i], round_id=r, decision="accept")
+        except Exception:
+            step.abort()  # the other thread must not wait for this one forever
+            raise
+
+    _, errors = _together(2, accept_all)
+    # then no deadlock, and each sticker has the 10 queries once
+    assert not errors, errors
+    assert Query.objects.count() == STICKERS * 10
