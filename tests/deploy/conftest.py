@@ -17,7 +17,9 @@ def production_env(**changes: str | None) -> dict[str, str]:
     """This test process's environment as a deploy would have it: the production settings, no
     DJANGO_DEBUG, a random secret key; ``changes`` set (or, with None, remove) variables."""
     env = {k: v for k, v in os.environ.items()
-           if k not in ("DJANGO_DEBUG", "DJANGO_SECRET_KEY", "DJANGO_SETTINGS_MODULE")}
+           # DJANGO_ALLOW_ASYNC_UNSAFE: set by the browser tests of this run, never in a deploy
+           if k not in ("DJANGO_DEBUG", "DJANGO_SECRET_KEY", "DJANGO_SETTINGS_MODULE",
+                        "DJANGO_ALLOW_ASYNC_UNSAFE")}
     env.update(DJANGO_SETTINGS_MODULE="config.settings", PYTHONPATH=str(REPO),
                DJANGO_SECRET_KEY=secrets.token_urlsafe(50), LOG_LEVEL="WARNING")
     for key, value in changes.items():
