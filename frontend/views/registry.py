@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from annotation.errors import InputError
 from annotation.models import Campaign
+from encoder.gse.config import TrainConfig
 from encoder.openclip import EncoderError
 from encoder.selectors import encoder_version_find
 from encoder.training_services import encoder_activate_for_campaign, gse_train_start
@@ -30,9 +31,10 @@ def campaign_gse_train(request: HttpRequest, name: str) -> HttpResponse:
     if snapshot is None:
         messages.error(request, "No exported snapshot for this campaign yet.")
         return _back(campaign)
-    try:
-        row = gse_train_start(snapshot=snapshot, actor=request.user)
-    except (InputError, EncoderError) as e:
+    try:  # the campaign's training parameters, as a training on export uses them
+        config = TrainConfig.from_dict({**TrainConfig().to_dict(), **campaign.train_config})
+        row = gse_train_start(snapshot=snapshot, config=config, actor=request.user)
+    except (InputError, EncoderError, ValueError, TypeError) as e:
         messages.error(request, str(e))
     else:
         messages.success(request, f"GSE training {row.version} queued on snapshot "
