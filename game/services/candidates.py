@@ -12,6 +12,7 @@ import math
 import random
 
 import numpy as np
+from django.db.models import Max, Min
 
 from annotation.models import Sticker
 from encoder.models import StickerEmbedding
@@ -20,6 +21,8 @@ from game.models import Game
 # Share of the distractors taken from the nearest neighbours; the rest are random stickers, so
 # the grid is hard but the target does not stand out as "the one unlike the others".
 NEIGHBOUR_SHARE = 0.75
+# Rounds of random draws of primary keys before reading them all (random_stickers).
+RANDOM_DRAWS = 4
 # Embeddings read per query: 5,000 x 512 float32 = 10 MB at a time.
 EMBEDDING_PAGE = 5_000
 
@@ -61,6 +64,27 @@ def nearest_stickers(*, embedding: StickerEmbedding, k: int) -> list[int]:
     return [int(i) for i in best_ids]
 
 
+def random_stickers(*, k: int, exclude: set[int], rng: random.Random) -> list[int]:
+    """k random stickers not in ``exclude``. Draws primary keys in the table's id range and
+    keeps those that exist (one indexed lookup per draw, whatever the library's size); reads
+    every key only when the draws keep missing (a library with large holes in its ids)."""
+    bounds = Sticker.objects.aggregate(lo=Min("pk"), hi=Max("pk"))
+    if bounds["lo"] is None or k <= 0:
+        return []
+    found: list[int] = []
+    for _ in range(RANDOM_DRAWS):
+        draws = {rng.randint(bounds["lo"], bounds["hi"]) for _ in range(3 * k)}
+        fresh = sorted(set(Sticker.objects.filter(pk__in=draws).values_list("pk", flat=True))
+                       - exclude - set(found))
+        rng.shuffle(fresh)
+        found += fresh[:k - len(found)]
+        if len(found) == k:
+            return found
+    taken = exclude | set(found)
+    others = [pk for pk in Sticker.objects.values_list("pk", flat=True) if pk not in taken]
+    return found + rng.sample(others, min(k - len(found), len(others)))
+
+
 def round_candidates(*, game: Game, sticker_pk: int, seed: int) -> list[int]:
     """The grid for a round on ``sticker_pk``: Sticker primary keys in display order (shuffled
     with ``seed``), the target among them; ``game.candidate_count`` in all, fewer only when the
@@ -71,10 +95,7 @@ def round_candidates(*, game: Game, sticker_pk: int, seed: int) -> list[int]:
     near = math.ceil(wanted * NEIGHBOUR_SHARE) if embedding is not None else 0
     chosen = nearest_stickers(embedding=embedding, k=near) if near else []
     if len(chosen) < wanted:
-        # Random fill. All primary keys are read (8 bytes each: 800 KB per 100k stickers).
-        taken = {sticker_pk, *chosen}
-        others = [pk for pk in Sticker.objects.values_list("pk", flat=True) if pk not in taken]
-        chosen += rng.sample(others, min(wanted - len(chosen), len(others)))
+        chosen += random_stickers(k=wanted - len(chosen), exclude={sticker_pk, *chosen}, rng=rng)
     grid = [sticker_pk, *chosen]
     rng.shuffle(grid)
     return grid

@@ -281,3 +281,18 @@ def test_the_retriever_may_suggest_queries_after_the_reveal():
     q = Query.objects.get(sticker=round_.sticker)
     assert (q.normalized, q.source) == ("let's celebrate", "game")
     assert q.game_origins.get().author == b
+
+
+def test_random_stickers_are_distinct_existing_and_never_the_excluded():
+    import random
+
+    from game.services.candidates import random_stickers
+
+    s = stickers_create(12)
+    s[3].delete()  # a hole in the ids
+    pks = {x.pk for x in s} - {s[3].pk}
+    got = random_stickers(k=8, exclude={s[0].pk, s[1].pk}, rng=random.Random(5))
+    assert len(got) == len(set(got)) == 8
+    assert set(got) <= pks - {s[0].pk, s[1].pk}
+    # and asking for more than the library holds returns what there is
+    assert len(random_stickers(k=50, exclude=set(), rng=random.Random(1))) == 11
