@@ -84,4 +84,12 @@ def pg_broker(monkeypatch) -> None:
     from kombu import pools
 
     pools.reset()  # closes every pooled broker connection (each is a database session)
+    # A broker session opened by another thread (the live server's) is not in those pools:
+    # end what is left on this process's own test database, or it could not be dropped.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                       "current_database() AND application_name = 'stickersim-broker' "
+                       "AND pid <> pg_backend_pid()")
     app.conf.task_always_eager, app.conf.broker_url = saved
