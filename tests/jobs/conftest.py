@@ -71,15 +71,14 @@ def pg_worker(django_db_setup, django_db_blocker, tmp_path) -> Iterator[PgWorker
 
 
 @pytest.fixture
-def pg_broker(monkeypatch) -> None:
+def pg_broker() -> None:
     """This process publishes to the PostgreSQL broker, never inline (whatever REDIS_URL says):
     the code under test calls ``.delay()`` exactly as in the demo."""
     from config.celery import app
 
     saved = app.conf.task_always_eager, app.conf.broker_url
     app.conf.task_always_eager, app.conf.broker_url = False, "stickersim-pg://"
-    monkeypatch.setattr(app, "_pool", None)  # the pools are built again from broker_url
-    monkeypatch.setattr(app.amqp, "_producer_pool", None)
+    app._pool = app.amqp._producer_pool = None  # the pools are built again from broker_url
     yield
     from kombu import pools
 
@@ -93,3 +92,6 @@ def pg_broker(monkeypatch) -> None:
                        "current_database() AND application_name = 'stickersim-broker' "
                        "AND pid <> pg_backend_pid()")
     app.conf.task_always_eager, app.conf.broker_url = saved
+    # pools.reset() closed every pool, the app's too: later tests get fresh ones (restoring the
+    # closed ones made every later .delay() fail with "Acquire on closed pool").
+    app._pool = app.amqp._producer_pool = None
