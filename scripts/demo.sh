@@ -26,5 +26,7 @@ worker=$!
 previous_exit_trap=$(trap -p EXIT | sed -E "s/^trap -- '(.*)' EXIT$/\1/")
 # Ctrl-C: the worker stops (a running job is finished or left to be taken up again), then the
 # database.
-trap "kill -TERM $worker 2>/dev/null; wait $worker 2>/dev/null; ${previous_exit_trap:-true}" EXIT
+# (`|| true`: a worker ended by the signal makes `wait` fail, and under `set -e` that failure
+# would end the trap before the database is stopped.)
+trap "kill -TERM $worker 2>/dev/null; wait $worker 2>/dev/null || true; ${previous_exit_trap:-true}" EXIT
 .venv/bin/python manage.py runserver "${DEMO_ADDR:-127.0.0.1:8000}"
