@@ -1,56 +1,25 @@
-"""The annotation rules in SQL (see README.md here): their install order and frozen copies.
-
-Migrations install a frozen copy each (``annotation/migrations/sql/<migration>.sql``), never
-these files directly: a migration must keep doing what it did when it was written, whatever
-the files say later. ``python -m annotation.sql freeze NNNN_name`` writes a new frozen copy.
+"""The annotation rules in SQL (see README.md here): their install order and frozen copies
+(``config.sql_rules``). ``python -m annotation.sql freeze NNNN_name`` writes a new frozen copy.
 """
 
-from __future__ import annotations
-
-import sys
 from pathlib import Path
 
-SQL_DIR = Path(__file__).resolve().parent
-FROZEN_DIR = SQL_DIR.parent / "migrations" / "sql"
-# Dependencies first: a PL/pgSQL body is checked only when called, but a reader follows the
-# same order.
-INSTALL_ORDER = (
-    "task_open_to.sql",
-    "task_refresh.sql",
-    "task_payload.sql",
-    "task_next.sql",
-    "task_submit.sql",
-    "task_skip.sql",
-    "task_submit_next.sql",
-    "tasks_left.sql",
+from config.sql_rules import SqlRules
+
+RULES = SqlRules(
+    package="annotation.sql",
+    sql_dir=Path(__file__).resolve().parent,
+    install_order=(
+        "task_open_to.sql",
+        "task_refresh.sql",
+        "task_payload.sql",
+        "task_next.sql",
+        "task_submit.sql",
+        "task_skip.sql",
+        "task_submit_next.sql",
+        "tasks_left.sql",
+    ),
+    current_migration="0004_task_rules",
 )
-# The newest migration that installs the rules; the test of this package compares with it.
-CURRENT_MIGRATION = "0004_task_rules"
-
-
-def current_text() -> str:
-    """The rules as these files say, in install order, as one script."""
-    return "\n".join((SQL_DIR / name).read_text() for name in INSTALL_ORDER)
-
-
-def frozen(migration: str) -> str:
-    """The frozen copy a migration installs."""
-    return (FROZEN_DIR / f"{migration}.sql").read_text()
-
-
-def freeze(migration: str) -> Path:
-    """Writes the current rules as ``migration``'s frozen copy; refuses to overwrite one."""
-    path = FROZEN_DIR / f"{migration}.sql"
-    if path.exists():
-        raise FileExistsError(f"{path} exists: frozen copies never change, name a new migration")
-    path.write_text(current_text())
-    return path
-
-
-def main(argv: list[str]) -> int:
-    """``freeze NNNN_name``: the command line of ``python -m annotation.sql``."""
-    if len(argv) != 2 or argv[0] != "freeze":
-        print("usage: python -m annotation.sql freeze NNNN_name", file=sys.stderr)
-        return 2
-    print(freeze(argv[1]))
-    return 0
+CURRENT_MIGRATION = RULES.current_migration
+current_text, frozen, freeze, main = RULES.current_text, RULES.frozen, RULES.freeze, RULES.main
