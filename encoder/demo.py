@@ -33,6 +33,7 @@ from encoder.services import (
     encoder_spec_from_settings,
     stickers_embed_with_spec,
 )
+from game.services.demo import demo_game_setup
 
 logger = logging.getLogger("demo_setup")
 
@@ -60,6 +61,7 @@ def demo_setup(
 
     write(demo.demo_library_import().summary())
     write(demo_users_create())
+    write(demo_game_setup())  # Sticktionary over the library, withheld stickers to collect
     spec, encoder, note = demo_encoder_load()
     with progress_bar(f"embedding ({encoder.version})") as progress:
         version, count = stickers_embed_with_spec(
