@@ -155,4 +155,6 @@ def demo_campaign_get_or_create(
         encoder_version=version.version,
         iteration2_source=source,
         description=description,
+        # A new user exports before reviewing anything: reviewed-only would be an empty snapshot.
+        snapshot_include_unreviewed=True,
     )

@@ -47,6 +47,8 @@ def test_demo_setup_falls_back_plainly_and_is_safe_to_rerun(
                 if "open_clip" in r.pathname and r.levelno >= logging.INFO]
     campaign = Campaign.objects.get(name="demo")
     assert "NOT semantically meaningful" in campaign.description
+    # and a first export, before anyone reviewed a pair, is not empty
+    assert campaign.snapshot_include_unreviewed
     version = EncoderVersion.objects.get(version=campaign.encoder_version)
     assert "NOT semantically meaningful" in version.train_config["note"]
     # and users, both iterations and their tasks exist

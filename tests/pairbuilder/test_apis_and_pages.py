@@ -99,6 +99,12 @@ def test_review_page_and_campaign_panel(campaign, client, django_capture_on_comm
     panel = client.get(f"/campaigns/{campaign.name}/").content.decode()
     assert "Build pairs" in panel and "Export snapshot" in panel
     assert f"/pair-builds/{build.id}/review/" in panel
+    # nothing reviewed yet: the page says a reviewed-only snapshot would be empty
+    assert 'id="snapshot-unreviewed-hint"' in panel
+    services.pair_review_decide(campaign=campaign, pair=build.pairs.first(), decision="accept",
+                                reviewer=user_make("curator2", staff=True))
+    panel = client.get(f"/campaigns/{campaign.name}/").content.decode()
+    assert 'id="snapshot-unreviewed-hint"' not in panel
 
 
 def test_management_commands(campaign, tmp_path, capsys):
