@@ -83,6 +83,35 @@ def tiny_openclip(tmp_path_factory) -> dict:
     }
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Drops the test databases of earlier runs whose pytest process is gone (killed runs
+    leave theirs behind), on the embedded server only: its pids are this machine's."""
+    if os.environ.get("DATABASE_URL"):
+        return  # a server that is not ours: its test databases may belong to another machine
+    import psycopg
+    from django.conf import settings
+
+    s = settings.DATABASES["default"]
+    with psycopg.connect(host=s["HOST"], port=s.get("PORT") or None, user=s["USER"],
+                         password=s.get("PASSWORD") or None, dbname="postgres",
+                         autocommit=True) as conn:
+        names = [row[0] for row in conn.execute(
+            "SELECT datname FROM pg_database WHERE datname ~ '^test_stickersim_[0-9]+$'")]
+        for name in names:
+            if not _process_alive(int(name.rsplit("_", 1)[1])):
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _database_url_for_test_db() -> str:
     """The test database as a URL for a subprocess; a socket folder (the embedded server's)
     is percent-encoded as the host, which psycopg and dj-database-url read back."""
