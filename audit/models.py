@@ -16,6 +16,9 @@ class AuditEvent(models.Model):
         EXPORT = "export", "export"
         SNAPSHOT_START = "snapshot_start", "snapshot export started"
         TRAINING_START = "training_start", "GSE training started"
+        GAME_CREATE = "game_create", "Sticktionary game created"
+        GAME_CHANGE = "game_change", "Sticktionary game settings changed"
+        ROUND_REVIEW = "round_review", "Sticktionary failed round reviewed"
 
     action = models.CharField(max_length=20, choices=Action.choices, db_index=True)
     # Who: the signed-in user; NULL for a management command or a worker acting on its own.

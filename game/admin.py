@@ -2,9 +2,13 @@
 picks, and the review of failed rounds as actions (the keyboard page is /play/<game>/review/)."""
 
 from django.contrib import admin, messages
+from django.db import transaction
 
 from annotation.errors import InputError
+from audit.models import AuditEvent
+from audit.services import audit_record
 from game.models import Game, Player, Round, RoundPick, RoundQuery
+from game.services.games import game_change, game_settings
 from game.services.review import Decision, round_review
 
 
@@ -19,6 +23,17 @@ class PlayerAdmin(admin.ModelAdmin):
 class GameAdmin(admin.ModelAdmin):
     list_display = ("name", "labelers_per_sticker", "candidate_count", "encoder_version",
                     "lease_seconds")
+
+    def save_model(self, request, obj, form, change) -> None:
+        """Saves the form and writes the audit trail: the creation, or the changed fields."""
+        before = (game_settings(Game.objects.get(pk=obj.pk)) if change and obj.pk else None)
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if before is not None:
+                game_change(game=obj, before=before, actor=request.user)
+            else:
+                audit_record(action=AuditEvent.Action.GAME_CREATE, actor=request.user,
+                             target=f"game {obj.name}", details=game_settings(obj))
 
 
 class RoundQueryInline(admin.TabularInline):
