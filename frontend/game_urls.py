@@ -8,4 +8,5 @@ urlpatterns = [
     path("<str:name>/", game.play, name="game-play"),
     path("<str:name>/leaderboard/", game.leaderboard, name="game-leaderboard"),
     path("<str:name>/review/", game.review, name="game-review"),
+    path("<str:name>/stats/", game.stats, name="game-stats"),
 ]

@@ -3,6 +3,8 @@ picks, and the review of failed rounds as actions (the keyboard page is /play/<g
 
 from django.contrib import admin, messages
 from django.db import transaction
+from django.urls import reverse
+from django.utils.html import format_html
 
 from annotation.errors import InputError
 from audit.models import AuditEvent
@@ -22,7 +24,13 @@ class PlayerAdmin(admin.ModelAdmin):
 @admin.register(Game)
 class GameAdmin(admin.ModelAdmin):
     list_display = ("name", "labelers_per_sticker", "candidate_count", "encoder_version",
-                    "lease_seconds")
+                    "lease_seconds", "pages")
+
+    @admin.display(description="pages")
+    def pages(self, obj: Game) -> str:
+        return format_html('<a href="{}">statistics</a> · <a href="{}">review</a>',
+                           reverse("game-stats", args=[obj.name]),
+                           reverse("game-review", args=[obj.name]))
 
     def save_model(self, request, obj, form, change) -> None:
         """Saves the form and writes the audit trail: the creation, or the changed fields."""

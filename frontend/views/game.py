@@ -17,6 +17,7 @@ from game.models import Game, Language, Player
 from game.selectors import leaderboard as leaderboard_rows
 from game.selectors import player_points, review_queue
 from game.services.rounds import player_set_language
+from game.statistics import game_statistics, player_statistics, stickers_without_queries
 
 
 @login_required
@@ -66,3 +67,19 @@ def review(request: HttpRequest, name: str) -> HttpResponse:
     game = get_object_or_404(Game, name=name)
     return render(request, "frontend/game/review.html", {
         "game": game, "rounds": review_queue(game=game)})
+
+
+@staff_member_required
+def stats(request: HttpRequest, name: str) -> HttpResponse:
+    """Game statistics for admins (seed 002, Table 2), one column per language."""
+    game = get_object_or_404(Game, name=name)
+    languages = game_statistics(game=game)
+    labels = dict(Language.choices)
+    return render(request, "frontend/game/stats.html", {
+        "game": game, "languages": [(labels.get(s.language, s.language), s) for s in languages],
+        "histogram": [(bucket, [s.accepted_histogram[bucket] for s in languages])
+                      for bucket in languages[0].accepted_histogram],
+        "players": player_statistics(game=game),
+        "empty": [(labels.get(s.language, s.language), s.stickers_without_queries,
+                   stickers_without_queries(language=s.language)) for s in languages],
+    })
