@@ -53,7 +53,7 @@ def played():
     ann, ben, cat = (player_create(n) for n in ("ann", "ben", "cat"))
     dai, eve = player_create("dai", "zh"), player_create("eve", "zh")
     boss = get_user_model().objects.create_superuser("boss", "b@example.com", "pw-boss-123")
-    found = _label(ann, game, "hello", "hi")
+    _label(ann, game, "hello", "hi")
     _retrieve(ben, game, rank=1)
     missed = _label(cat, game, "helo")
     _retrieve(ben, game, rank=None)
@@ -164,5 +164,6 @@ def test_the_page_is_for_admins_and_linked_from_the_game_pages(client, played):
     assert "33 % (1 of 3)" in table2 and "100 % (1 of 1)" in table2
     assert 'id="stats-players"' in html and "<td>eve</td><td>zh</td>" in html
     for page in ("", "leaderboard/", "review/"):
-        assert f"/play/{game.name}/stats/" in client.get(f"/play/{game.name}/{page}").content.decode()
+        html = client.get(f"/play/{game.name}/{page}").content.decode()
+        assert f"/play/{game.name}/stats/" in html
     assert f"/play/{game.name}/stats/" in client.get("/admin/game/game/").content.decode()
