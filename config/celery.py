@@ -16,6 +16,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("stickersim")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
-# GSE training lives in encoder/training_tasks.py: without this, a worker never registers it.
-app.autodiscover_tasks(related_name="training_tasks")
+app.autodiscover_tasks()  # every app's tasks.py: the only modules that hold Celery tasks

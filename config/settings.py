@@ -177,7 +177,6 @@ CELERY_WORKER_ENABLE_REMOTE_CONTROL = bool(REDIS_URL)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "encoder.tasks.*": {"queue": "gpu"},
-    "encoder.training_tasks.*": {"queue": "gpu"},
 }
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the task for another worker
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -195,6 +194,9 @@ GSE_MODEL = os.environ.get("GSE_MODEL", "ViT-B-32")
 GSE_PRETRAINED = os.environ.get("GSE_PRETRAINED", "laion2b_s34b_b79k")
 GSE_DEVICE = os.environ.get("GSE_DEVICE", "")  # "" picks cuda when present, else cpu
 GSE_EMBED_BATCH_SIZE = int(os.environ.get("GSE_EMBED_BATCH_SIZE", "64"))
+# A similarity asked with an uploaded file is scored by a gpu worker: the request waits this
+# long for the answer, then answers 202 with a poll URL (encoder.similarity_services).
+SIMILARITY_WAIT_S = float(os.environ.get("SIMILARITY_WAIT_S", "5"))
 GSE_MODELS_DIR = Path(os.environ.get("GSE_MODELS_DIR", VAR_DIR / "models"))
 # A finished snapshot export queues a GSE training when its campaign says so
 # (Campaign.train_on_export); "0" switches that off for the whole deployment.

@@ -28,6 +28,7 @@ class EncoderVersionAdmin(admin.ModelAdmin):
 class StickerEmbeddingAdmin(admin.ModelAdmin):
     list_display = ("sticker", "encoder_version", "dim", "created_at")
     list_filter = ("encoder_version",)
-    search_fields = ("sticker__sticker_id", "encoder_version")
+    search_fields = ("sticker__sticker_id", "encoder_version__version")
+    list_select_related = ("sticker", "encoder_version")
     readonly_fields = ("sticker", "encoder_version", "dim", "vector", "created_at")
     raw_id_fields = ("sticker",)

@@ -1,12 +1,19 @@
 """REST API of GSE: similarity of two stickers, most similar stickers, and (admins) training,
-its progress and activation for a campaign. Views parse, check access, call one service."""
+its progress and activation for a campaign. Views parse, check access, call one service.
+
+No torch here or in what these views import: similarity and most-similar read stored
+embeddings (a sticker without one under the asked model is a 409 naming it), and a similarity
+with an uploaded file is a job for a gpu worker: the request waits for it at most
+SIMILARITY_WAIT_S, then answers 202 with the job's poll URL and Retry-After.
+"""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAdminUser, IsAuthenticated
@@ -18,15 +25,21 @@ from annotation.apis import IsAnnotator
 from annotation.errors import InputError
 from annotation.models import Campaign, Sticker
 from encoder.gse.config import BATCH_SIZE_MAX, EPOCHS_MAX, TrainConfig
-from encoder.models import EncoderVersion
-from encoder.openclip import EncoderError
+from encoder.models import EncoderVersion, SimilarityJob
 from encoder.selectors import encoder_default_gse, encoder_version_find, encoder_version_status
+from encoder.similarity_services import (
+    EmbeddingMissing,
+    similarity_job_start,
+    similarity_job_status,
+    similarity_job_wait,
+    sticker_similarity,
+    stickers_most_similar,
+)
+from encoder.spec import EncoderError
 from encoder.training_services import (
     encoder_activate_for_campaign,
     gse_train_start,
     snapshot_latest,
-    sticker_similarity,
-    stickers_most_similar,
 )
 from pairbuilder.models import Snapshot
 
@@ -38,6 +51,18 @@ SimilarityOut = inline_serializer("Similarity", {
     "cosine": serializers.FloatField(), "similar": serializers.BooleanField(),
     "threshold": serializers.FloatField(), "model": serializers.CharField(),
 })
+SimilarityJobOut = inline_serializer("SimilarityJob", {
+    "id": serializers.IntegerField(),
+    "status": serializers.ChoiceField(choices=SimilarityJob.Status.choices),
+    "poll": serializers.CharField(help_text="GET this URL for the answer"),
+    "error": serializers.CharField(),
+    "model": serializers.CharField(),
+    "cosine": serializers.FloatField(required=False, help_text="once done"),
+    "similar": serializers.BooleanField(required=False, help_text="once done"),
+    "threshold": serializers.FloatField(required=False, help_text="once done"),
+})
+Message = inline_serializer("Message", {"detail": serializers.CharField()})
+RETRY_AFTER_S = 1  # what a 202 tells the client to wait before polling
 
 
 def _bad(message: str, code: int = status.HTTP_400_BAD_REQUEST) -> Response:
@@ -78,23 +103,39 @@ class SimilarityIn(serializers.Serializer):
 
 class SimilarityApi(APIView):
     """Cosine of two stickers (ids or uploads) under a GSE, and yes/no at its threshold.
-    Annotators and staff only, like the rest of the annotation API."""
+    Annotators and staff only, like the rest of the annotation API.
+
+    Two library stickers: answered from their stored embeddings (409 when one has none yet).
+    An uploaded file: a job for a gpu worker; the request waits for it at most
+    SIMILARITY_WAIT_S (200 with the answer), else 202 with the job's ``poll`` URL and
+    Retry-After, never a 5xx for a busy or absent worker.
+    """
 
     permission_classes = [IsAuthenticated, IsAnnotator]
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
-    @extend_schema(request=SimilarityIn, responses=SimilarityOut)
+    @extend_schema(request=SimilarityIn, responses={
+        200: SimilarityOut, 202: SimilarityJobOut, 400: Message,
+        409: OpenApiResponse(Message, description="a sticker has no stored embedding under "
+                                                  "the model yet")})
     def post(self, request: Request) -> Response:
         data = SimilarityIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         try:
             items = [self._item(v, side) for side in ("a", "b")]
-            result = sticker_similarity(encoder_version=_model(v.get("model")), a=items[0],
-                                        b=items[1])
+            model = _model(v.get("model"))
+            if all(isinstance(item, Sticker) for item in items):
+                return Response(sticker_similarity(encoder_version=model, a=items[0],
+                                                   b=items[1]))
+            job = similarity_job_start(encoder_version=model, a=items[0], b=items[1],
+                                       requested_by=request.user)
+        except EmbeddingMissing as e:
+            return _bad(str(e), status.HTTP_409_CONFLICT)
         except (InputError, EncoderError) as e:
             return _bad(str(e))
-        return Response(result)
+        return _job_answer(request, similarity_job_wait(job=job,
+                                                        timeout_s=settings.SIMILARITY_WAIT_S))
 
     @staticmethod
     def _item(v: dict, side: str):
@@ -107,6 +148,36 @@ class SimilarityApi(APIView):
         if sticker is None:
             raise InputError(f"sticker_{side}", f"no sticker {sid!r} in the library")
         return sticker
+
+
+def _job_answer(request: Request, job: SimilarityJob) -> Response:
+    """200 with the answer of a done job, 400 with the message of a failed one, else 202 with
+    the poll URL and Retry-After."""
+    out = similarity_job_status(job=job)
+    if job.status == SimilarityJob.Status.DONE:
+        return Response({k: out[k] for k in ("cosine", "similar", "threshold", "model")})
+    if job.status == SimilarityJob.Status.FAILED:
+        return _bad(job.error)
+    out["poll"] = request.build_absolute_uri(reverse("api-similarity-job", args=[job.id]))
+    return Response(out, status=status.HTTP_202_ACCEPTED,
+                    headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
+class SimilarityJobApi(APIView):
+    """The state of a similarity job with an uploaded file: pending, done with the answer, or
+    failed with why. Only the annotator who asked, or staff, can read it."""
+
+    permission_classes = [IsAuthenticated, IsAnnotator]
+
+    @extend_schema(responses={200: SimilarityJobOut, 404: Message})
+    def get(self, request: Request, pk: int) -> Response:
+        rows = SimilarityJob.objects.select_related("encoder_version")
+        if not request.user.is_staff:
+            rows = rows.filter(requested_by=request.user)
+        job = get_object_or_404(rows, pk=pk)
+        out = similarity_job_status(job=job)
+        out["poll"] = request.build_absolute_uri(reverse("api-similarity-job", args=[job.id]))
+        return Response(out)
 
 
 class MostSimilarQuery(serializers.Serializer):
@@ -122,7 +193,10 @@ class MostSimilarApi(APIView):
 
     permission_classes = [IsAuthenticated, IsAnnotator]
 
-    @extend_schema(parameters=[MostSimilarQuery], responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[MostSimilarQuery], responses={
+        200: OpenApiTypes.OBJECT, 400: Message,
+        409: OpenApiResponse(Message, description="the sticker has no stored embedding under "
+                                                  "the model yet")})
     def get(self, request: Request, sticker_id: str) -> Response:
         sticker = get_object_or_404(Sticker, sticker_id=sticker_id)
         query = MostSimilarQuery(data=request.query_params)
@@ -131,6 +205,8 @@ class MostSimilarApi(APIView):
             row = _model(query.validated_data["model"])
             results = stickers_most_similar(encoder_version=row, sticker=sticker,
                                             k=query.validated_data["k"])
+        except EmbeddingMissing as e:
+            return _bad(str(e), status.HTTP_409_CONFLICT)
         except (InputError, EncoderError) as e:
             return _bad(str(e))
         return Response({"model": row.version, "sticker_id": sticker.sticker_id,

@@ -26,13 +26,11 @@ from django.contrib.auth.models import Group
 
 from annotation.models import Campaign, CandidateSet
 from annotation.services.campaigns import campaign_create
+from annotation.services.candidate_sets import candidate_sets_build
+from encoder.embedding_services import encoder_spec_from_settings, stickers_embed_with_spec
 from encoder.models import EncoderVersion
-from encoder.openclip import EncoderError, EncoderSpec, LoadedEncoder, load_encoder
-from encoder.services import (
-    candidate_sets_build,
-    encoder_spec_from_settings,
-    stickers_embed_with_spec,
-)
+from encoder.openclip import LoadedEncoder, load_encoder
+from encoder.spec import EncoderError, EncoderSpec
 from game.services.demo import demo_game_setup
 
 logger = logging.getLogger("demo_setup")

@@ -40,7 +40,7 @@ from encoder.gse.judge import (
 from encoder.gse.pipeline import baseline_notes
 from encoder.gse.report import compare, evaluation_summary, paper_table, write_report
 from encoder.models import EncoderVersion
-from encoder.openclip import EncoderError
+from encoder.spec import EncoderError
 from encoder.training_services import gse_model_for, pairs_resolver
 
 logger = logging.getLogger(__name__)

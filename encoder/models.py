@@ -1,4 +1,6 @@
-"""Encoder versions (base models and trained GSEs) and the sticker embeddings they made."""
+"""Encoder versions (base models and trained GSEs), the sticker embeddings they made, and the
+similarity jobs that score uploaded files on a worker."""
+from django.conf import settings
 from django.db import models
 
 from annotation.models import Sticker
@@ -45,7 +47,8 @@ class StickerEmbedding(models.Model):
     """The L2-normalised image embedding of a sticker's still under one encoder version."""
 
     sticker = models.ForeignKey(Sticker, on_delete=models.CASCADE, related_name="embeddings")
-    encoder_version = models.CharField(max_length=128, db_index=True)
+    encoder_version = models.ForeignKey(EncoderVersion, on_delete=models.CASCADE,
+                                        related_name="embeddings")
     dim = models.PositiveIntegerField()
     vector = models.BinaryField()  # float32 little-endian, length dim
     created_at = models.DateTimeField(auto_now_add=True)
@@ -56,3 +59,39 @@ class StickerEmbedding(models.Model):
                 fields=["sticker", "encoder_version"], name="embedding_unique_per_version"
             )
         ]
+
+
+class SimilarityJob(models.Model):
+    """A similarity asked with an uploaded file: the web process never loads a model, so the
+    upload waits here for a worker on the ``gpu`` queue to embed it and write the answer.
+
+    The uploaded bytes are kept only until the job is scored (workers on other machines read
+    them from the database, which they share, not from a web server's disk).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DONE = "done"
+        FAILED = "failed"
+
+    encoder_version = models.ForeignKey(EncoderVersion, on_delete=models.CASCADE,
+                                        related_name="similarity_jobs")
+    # Each side is a library sticker or an uploaded file (name and bytes).
+    sticker_a = models.ForeignKey(Sticker, null=True, blank=True, on_delete=models.CASCADE,
+                                  related_name="+")
+    file_a = models.BinaryField(null=True, blank=True)
+    name_a = models.CharField(max_length=255, blank=True)
+    sticker_b = models.ForeignKey(Sticker, null=True, blank=True, on_delete=models.CASCADE,
+                                  related_name="+")
+    file_b = models.BinaryField(null=True, blank=True)
+    name_b = models.CharField(max_length=255, blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    cosine = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"similarity job {self.pk} ({self.status})"

@@ -20,7 +20,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -30,6 +30,7 @@ import torch
 from PIL import Image
 
 from encoder.retrieval import pick_device
+from encoder.spec import EncoderError, EncoderSpec
 
 logger = logging.getLogger(__name__)
 
@@ -37,22 +38,6 @@ logger = logging.getLogger(__name__)
 # weights, which the version id can name.
 RANDOM_INIT_SEED = 0
 HUB_PROBE_TIMEOUT_S = 3.0  # how long to wait for the hub's TCP port before calling it offline
-
-
-class EncoderError(Exception):
-    """An encoder that cannot be loaded, with a message naming the setting or file to fix."""
-
-
-@dataclass(frozen=True)
-class EncoderSpec:
-    """Which encoder to load; mirrors the GSE_MODEL / GSE_PRETRAINED / GSE_DEVICE settings."""
-
-    model: str  # OpenCLIP model name (e.g. "ViT-B-32") or path of a model-config JSON file
-    pretrained: str = ""  # hub tag, path of a local checkpoint file, or "" for random init
-    device: str = ""  # "cuda", "cpu", ...; "" picks cuda when present, else cpu
-    # The model config to register when ``model`` is a name this process does not know (an
-    # EncoderVersion row carries it, so a worker can load a model registered elsewhere).
-    model_config: dict[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass

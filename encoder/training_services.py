@@ -1,58 +1,38 @@
-"""GSE writes and similarity: train and register a GSE on a snapshot, evaluate any encoder on
-Triple-S pair files, make a GSE the campaign's iteration-2 encoder, score sticker pairs.
+"""GSE training and evaluation: train and register a GSE on a snapshot, evaluate any encoder
+on Triple-S pair files, make a GSE the campaign's iteration-2 encoder.
 
 The training itself is ``encoder.gse`` (no Django); these services resolve stickers to their
-stills and queries, own the EncoderVersion rows and their progress.
+stills and queries, own the EncoderVersion rows and their progress. ``encoder.gse``'s torch
+modules are imported inside the functions that train or evaluate (a worker, a command): the
+web processes import this module to start a training and to activate a model.
 """
 
 from __future__ import annotations
 
-import io
 import logging
-import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from PIL import Image
 
 from annotation.errors import InputError
-from annotation.media import media_probe
 from annotation.models import Campaign, Query, Sticker
-from annotation.services.stickers import media_limits
 from audit.models import AuditEvent
 from audit.services import audit_record
-from encoder.gse.baselines import SURFACE_BASELINES
+from encoder.embedding_services import encoder_spec_for_version, encoder_spec_from_settings
 from encoder.gse.config import TrainConfig
-from encoder.gse.data import (
-    ImageResolver,
-    folder_resolver,
-    read_pairs_csv,
-    read_queries_csv,
-    snapshot_pairs_load,
-)
-from encoder.gse.evaluate import evaluate_baselines, evaluate_model
-from encoder.gse.model import GseModel, gse_model_load
-from encoder.gse.pipeline import baseline_notes, gse_run
-from encoder.gse.report import compare, evaluation_summary, write_report
 from encoder.gse.scorable import missing_class_reason
-from encoder.models import EncoderVersion, StickerEmbedding
-from encoder.openclip import LoadedEncoder, embed_images, load_encoder
-from encoder.retrieval import topk_cosine
-from encoder.services import (
-    EmbeddingMatrix,
-    embeddings_load,
-    encoder_spec_for_version,
-    encoder_spec_from_settings,
-    stickers_embed,
-)
+from encoder.models import EncoderVersion
 from pairbuilder.models import Snapshot
+
+if TYPE_CHECKING:
+    from encoder.gse.data import ImageResolver
+    from encoder.gse.model import GseModel
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +40,6 @@ ProgressFn = Callable[[str, float, str], None]  # (stage, fraction of the stage,
 # Where each stage sits in EncoderVersion.progress (0..1): training is most of the time.
 STAGE_SPAN = {"base-eval": (0.0, 0.05), "train": (0.05, 0.9), "gse-eval": (0.9, 0.97),
               "report": (0.97, 1.0)}
-GPU_QUEUE = "gpu"  # embedding, retrieval and training workers (config/celery.py)
 PROGRESS_WRITE_EVERY_S = 2.0  # at most one progress UPDATE per 2 s per run
 
 
@@ -80,6 +59,8 @@ def library_resolver(sticker_ids: Sequence[str], *folders: str | Path) -> ImageR
     The library's still comes first: a snapshot's ``stickers/`` keeps original files, and a
     webm original can't be read as an image.
     """
+    from encoder.gse.data import folder_resolver
+
     stills = {s.sticker_id: _still_path(s)
               for s in Sticker.objects.filter(sticker_id__in=list(sticker_ids)).only(
                   "sticker_id", "still")}
@@ -164,7 +145,7 @@ def gse_train_start(
     config: TrainConfig | None = None, actor: AbstractBaseUser | None = None,
 ) -> EncoderVersion:
     """Registers a pending GSE run and queues it on the gpu queue once committed."""
-    from encoder.training_tasks import gse_train_task
+    from encoder.tasks import GPU_QUEUE, gse_train_task
 
     _snapshot_folder(snapshot)
     snapshot_require_scorable(snapshot)
@@ -216,6 +197,9 @@ def gse_train(
     when ``encoder_version`` is a pending row from :func:`gse_train_start`) the version.
     A failure marks the row failed with the message, then re-raises.
     """
+    from encoder.gse.data import read_queries_csv, snapshot_pairs_load
+    from encoder.gse.pipeline import gse_run
+
     config = config or TrainConfig()
     folder = _snapshot_folder(snapshot)
     base = encoder_spec_from_settings(model=base_model or None, pretrained=pretrained)
@@ -264,6 +248,8 @@ def gse_train(
 
 def gse_model_for(model: EncoderVersion | str, base_model: str, pretrained: str | None) -> GseModel:
     """A registered version from its checkpoint, or ``"base"``: the configured base model."""
+    from encoder.gse.model import gse_model_load
+
     if isinstance(model, EncoderVersion):
         spec = encoder_spec_for_version(model)
         return gse_model_load(spec.model, spec.pretrained, spec.device, spec.model_config)
@@ -273,6 +259,8 @@ def gse_model_for(model: EncoderVersion | str, base_model: str, pretrained: str 
 
 def pairs_resolver(ids: Sequence[str], images_dir: str | Path) -> ImageResolver:
     """A pair file's stickers: ``images_dir/<id>`` first, else the library's still."""
+    from encoder.gse.data import folder_resolver
+
     in_folder, in_library = folder_resolver(images_dir), library_resolver(ids)
     return lambda sid: in_folder(sid) or in_library(sid)
 
@@ -280,7 +268,7 @@ def pairs_resolver(ids: Sequence[str], images_dir: str | Path) -> ImageResolver:
 def gse_evaluate(
     *, model: EncoderVersion | str, pairs_csv: str | Path, images_dir: str | Path,
     val_csv: str | Path | None = None, base_model: str = "", pretrained: str | None = None,
-    report_dir: str | Path | None = None, baselines: Sequence[str] = tuple(SURFACE_BASELINES),
+    report_dir: str | Path | None = None, baselines: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Evaluates a registered version, ``"base"`` or a surface baseline by name on any
     Triple-S pair file, beside the surface ``baselines``, with paired bootstrap intervals.
@@ -288,7 +276,14 @@ def gse_evaluate(
     The threshold is tuned on ``val_csv`` when given, else the version's own tuned threshold,
     else tuned on the evaluated pairs themselves (flagged optimistic in the result; the
     baselines then tune on the test pairs too, so the comparison stays even).
+    ``baselines`` defaults to every surface baseline.
     """
+    from encoder.gse.baselines import SURFACE_BASELINES
+    from encoder.gse.data import read_pairs_csv
+    from encoder.gse.evaluate import evaluate_baselines, evaluate_model
+    from encoder.gse.pipeline import baseline_notes
+    from encoder.gse.report import compare, evaluation_summary, write_report
+
     test = read_pairs_csv(pairs_csv, split="test")
     val = read_pairs_csv(val_csv, split="val") if val_csv else None
     ids = sorted({s for split in (test, val or []) for p in split
@@ -303,6 +298,7 @@ def gse_evaluate(
         evaluations = {name: evaluate_model(gse_model_for(model, base_model, pretrained),
                                             test=test, val=val, threshold=threshold,
                                             resolver=resolver)}
+    baselines = tuple(SURFACE_BASELINES) if baselines is None else baselines
     others = [b for b in baselines if b != name]
     evaluations.update(evaluate_baselines(others, test=test, val=val, resolver=resolver))
     bootstrap = compare(evaluations, reference=name) if len(evaluations) > 1 else None
@@ -340,92 +336,3 @@ def encoder_activate_for_campaign(
                  details={"encoder_version": encoder_version.version, "previous": previous})
     campaign.save(update_fields=["iteration2_source", "iteration2_encoder_version"])
     return campaign
-
-
-# ---------------------------------------------------------------- similarity
-
-_LOADED: dict[str, LoadedEncoder] = {}  # version -> loaded model; one process keeps 2 at most
-_LOADED_LOCK = threading.Lock()
-LOADED_MAX = 2  # a ViT-B-32 is ~600 MB in fp32: two stay resident per web/worker process
-
-
-def _loaded(encoder_version: EncoderVersion) -> LoadedEncoder:
-    with _LOADED_LOCK:
-        hit = _LOADED.get(encoder_version.version)
-        if hit is None:
-            if len(_LOADED) >= LOADED_MAX:
-                _LOADED.pop(next(iter(_LOADED)))
-            hit = _LOADED[encoder_version.version] = load_encoder(
-                encoder_spec_for_version(encoder_version))
-        return hit
-
-
-StickerOrFile = Sticker | IO[bytes]
-
-
-def _still_of(item: StickerOrFile) -> Image.Image:
-    """A sticker's still, or the still of an uploaded file (any supported format)."""
-    if isinstance(item, Sticker):
-        with item.still.open("rb") as f:
-            image = Image.open(f)
-            image.load()
-        return image
-    data = item.read()
-    probed = media_probe(data, name=getattr(item, "name", "upload"), limits=media_limits())
-    return Image.open(io.BytesIO(probed.still_png))
-
-
-def _threshold(encoder_version: EncoderVersion) -> float:
-    if encoder_version.threshold is None:
-        raise InputError(f"encoder version {encoder_version.version}",
-                         "has no tuned threshold: train or evaluate it with a validation split")
-    return float(encoder_version.threshold)
-
-
-def sticker_similarity(
-    *, encoder_version: EncoderVersion, a: StickerOrFile, b: StickerOrFile
-) -> dict[str, Any]:
-    """Cosine of two stickers' embeddings and yes/no at the version's tuned threshold."""
-    threshold = _threshold(encoder_version)
-    vectors = embed_images(_loaded(encoder_version), [_still_of(a), _still_of(b)])  # (2, D)
-    cosine = float(np.dot(vectors[0], vectors[1]))
-    return {"cosine": cosine, "similar": cosine >= threshold, "threshold": threshold,
-            "model": encoder_version.version}
-
-
-_MATRICES: dict[str, tuple[int, EmbeddingMatrix]] = {}  # version -> (row count, matrix)
-
-
-def _matrix(version: str) -> EmbeddingMatrix:
-    """The version's embedding matrix, reloaded only when its row count changed.
-
-    A million 512-d stickers are 2 GB: reading them per request would dominate the answer.
-    """
-    count = StickerEmbedding.objects.filter(encoder_version=version).count()
-    with _LOADED_LOCK:
-        hit = _MATRICES.get(version)
-        if hit is None or hit[0] != count:
-            if len(_MATRICES) >= LOADED_MAX:
-                _MATRICES.pop(next(iter(_MATRICES)))
-            hit = _MATRICES[version] = (count, embeddings_load(encoder_version=version))
-        return hit[1]
-
-
-def stickers_most_similar(
-    *, encoder_version: EncoderVersion, sticker: Sticker, k: int = 20
-) -> list[dict[str, Any]]:
-    """The ``k`` library stickers nearest to ``sticker`` (embeds missing stickers first)."""
-    stickers_embed(encoder_version=encoder_version)
-    matrix = _matrix(encoder_version.version)
-    rows = np.flatnonzero(matrix.sticker_ids == sticker.id)
-    if rows.size == 0:
-        raise InputError(f"sticker {sticker.sticker_id}", "has no embedding under this model")
-    idx, scores = topk_cosine(matrix.vectors, k, anchors=rows[:1],
-                              duplicate_group=matrix.duplicate_groups())  # (1, k)
-    ids = [int(matrix.sticker_ids[i]) for i in idx[0] if i >= 0]
-    names: Mapping[int, str] = dict(
-        Sticker.objects.filter(id__in=ids).values_list("id", "sticker_id"))
-    threshold = encoder_version.threshold
-    return [{"sticker_id": names[sid], "cosine": float(s),
-             "similar": None if threshold is None else bool(s >= threshold)}
-            for sid, s in zip(ids, scores[0], strict=False)]

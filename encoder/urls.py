@@ -5,6 +5,8 @@ from encoder import apis
 
 urlpatterns = [
     path("similarity/", apis.SimilarityApi.as_view(), name="api-similarity"),
+    path("similarity/jobs/<int:pk>/", apis.SimilarityJobApi.as_view(),
+         name="api-similarity-job"),
     path("stickers/<str:sticker_id>/similar/", apis.MostSimilarApi.as_view(),
          name="api-sticker-similar"),
     path("encoders/train/", apis.EncoderTrainApi.as_view(), name="api-encoder-train"),

@@ -176,9 +176,9 @@ def _top_k(query: np.ndarray, pages, k: int, exclude: int) -> list[tuple[float, 
             if np.isfinite(s)]
 
 
-def _pages(encoder_version: str, dim: int):
+def _pages(encoder_version_id: int, dim: int):
     """The version's embeddings of dimension ``dim``, NEIGHBOUR_PAGE rows at a time."""
-    rows = (StickerEmbedding.objects.filter(encoder_version=encoder_version, dim=dim)
+    rows = (StickerEmbedding.objects.filter(encoder_version_id=encoder_version_id, dim=dim)
             .order_by("sticker_id"))
     last = -1
     while True:
@@ -193,20 +193,21 @@ def _pages(encoder_version: str, dim: int):
 def sticker_neighbours(*, sticker: Sticker, k: int = NEIGHBOURS) -> list[dict[str, Any]]:
     """For each encoder version that embedded the sticker: its k nearest stickers by cosine
     of the stored embeddings (the sticker itself left out)."""
-    known = {v.version: v for v in EncoderVersion.objects.all()}
     out = []
-    for emb in StickerEmbedding.objects.filter(sticker=sticker).order_by("encoder_version"):
+    for emb in (StickerEmbedding.objects.filter(sticker=sticker)
+                .select_related("encoder_version__snapshot").order_by("encoder_version__version")):
         query = np.frombuffer(bytes(emb.vector), "<f4").astype(np.float32)
         norm = np.linalg.norm(query)
         if norm == 0:
             continue
-        top = _top_k(query / norm, _pages(emb.encoder_version, emb.dim), k, exclude=sticker.pk)
+        top = _top_k(query / norm, _pages(emb.encoder_version_id, emb.dim), k,
+                     exclude=sticker.pk)
         stickers = Sticker.objects.in_bulk([pk for _, pk in top])
-        version = known.get(emb.encoder_version)
-        kind = "GSE" if version and version.kind == EncoderVersion.Kind.GSE else "base model"
+        version = emb.encoder_version
+        kind = "GSE" if version.kind == EncoderVersion.Kind.GSE else "base model"
         out.append({
-            "version": emb.encoder_version, "kind": kind,
-            "snapshot": version.snapshot.number if version and version.snapshot else None,
+            "version": version.version, "kind": kind,
+            "snapshot": version.snapshot.number if version.snapshot else None,
             "neighbours": [{"sticker": sticker_card(stickers[pk]), "cosine": round(score, 3)}
                            for score, pk in top if pk in stickers],
         })

@@ -13,8 +13,8 @@ from django.views.decorators.http import require_POST
 from annotation.errors import InputError
 from annotation.models import Campaign
 from encoder.gse.config import TrainConfig
-from encoder.openclip import EncoderError
 from encoder.selectors import encoder_version_find
+from encoder.spec import EncoderError
 from encoder.training_services import encoder_activate_for_campaign, gse_train_start
 from pairbuilder.selectors import snapshot_latest
 

@@ -31,7 +31,7 @@ def _encoder_version(game: Game, sticker_pk: int) -> StickerEmbedding | None:
     """The target's embedding under the game's encoder, or the newest one stored."""
     rows = StickerEmbedding.objects.filter(sticker_id=sticker_pk)
     if game.encoder_version:
-        rows = rows.filter(encoder_version=game.encoder_version)
+        rows = rows.filter(encoder_version__version=game.encoder_version)
     return rows.order_by("-created_at", "-id").first()
 
 
@@ -43,7 +43,7 @@ def nearest_stickers(*, embedding: StickerEmbedding, k: int) -> list[int]:
     if norm == 0 or k <= 0:
         return []
     query /= norm
-    rows = (StickerEmbedding.objects.filter(encoder_version=embedding.encoder_version,
+    rows = (StickerEmbedding.objects.filter(encoder_version_id=embedding.encoder_version_id,
                                             dim=embedding.dim)
             .exclude(sticker_id=embedding.sticker_id).order_by("sticker_id"))
     best_ids = np.empty(0, dtype=np.int64)

@@ -54,8 +54,8 @@ def make_stickers(db) -> Callable[..., list]:
 @pytest.fixture
 def tiny_version(db, tiny_openclip):
     """The tiny model registered as a base encoder version (by its config JSON path)."""
-    from encoder.openclip import EncoderSpec
-    from encoder.services import encoder_version_get_or_create
+    from encoder.embedding_services import encoder_version_get_or_create
+    from encoder.spec import EncoderSpec
 
     spec = EncoderSpec(model=tiny_openclip["config_path"], pretrained=tiny_openclip["checkpoint"])
     return encoder_version_get_or_create(spec=spec)

@@ -1,4 +1,4 @@
-"""Candidate sets and tasks (encoder.services.candidate_sets_build), inline and via Celery."""
+"""Candidate sets and tasks (annotation.services.candidate_sets), inline and via Celery."""
 
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ from annotation.models import (
     Task,
 )
 from annotation.services.campaigns import campaign_create
+from annotation.services.candidate_sets import candidate_sets_build
+from encoder.embedding_services import embeddings_load, stickers_embed
 from encoder.models import EncoderVersion
 from encoder.retrieval import topk_cosine
-from encoder.services import candidate_sets_build, embeddings_load, stickers_embed
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,5 @@
-"""Embedding stickers (encoder.services, ``manage.py embed_stickers``) with the tiny OpenCLIP
-model."""
+"""Embedding stickers (encoder.embedding_services, ``manage.py embed_stickers``) with the tiny
+OpenCLIP model."""
 
 from __future__ import annotations
 
@@ -9,9 +9,14 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
+from encoder.embedding_services import (
+    embeddings_load,
+    encoder_version_get_or_create,
+    stickers_embed,
+)
 from encoder.models import EncoderVersion, StickerEmbedding
-from encoder.openclip import EncoderError, EncoderSpec, spec_version
-from encoder.services import embeddings_load, encoder_version_get_or_create, stickers_embed
+from encoder.openclip import spec_version
+from encoder.spec import EncoderError, EncoderSpec
 
 pytestmark = pytest.mark.django_db
 
@@ -91,7 +96,7 @@ def test_command_embeds_with_a_model_given_on_the_command_line(make_stickers, ti
     # then one base version is registered and holds the 3 embeddings
     version = EncoderVersion.objects.get()
     assert version.pretrained == tiny_openclip["checkpoint"]
-    assert StickerEmbedding.objects.filter(encoder_version=version.version).count() == 3
+    assert StickerEmbedding.objects.filter(encoder_version=version).count() == 3
     assert f"embedded 3 stickers with {version.version}" in out.getvalue()
 
 

@@ -35,9 +35,13 @@ def test_similarity_needs_a_login(db):
 
 
 def test_similarity_of_two_ids_and_of_an_upload(trained, make_stickers, user_client):  # noqa: F811
-    # given two library stickers and the trained GSE
+    from encoder.embedding_services import stickers_embed
+
+    # given two library stickers embedded under the trained GSE
     a, b = make_stickers(2)
-    # when two ids are compared, then one id with its own still uploaded
+    stickers_embed(encoder_version=trained)
+    # when two ids are compared, then one id with its own still uploaded (a gpu job, inline
+    # with eager Celery)
     by_id = user_client.post("/api/similarity/", {"sticker_a": a.sticker_id,
                                                   "sticker_b": b.sticker_id}, format="json")
     with a.still.open("rb") as f:
@@ -48,8 +52,58 @@ def test_similarity_of_two_ids_and_of_an_upload(trained, make_stickers, user_cli
     assert by_id.status_code == 200, by_id.json()
     assert set(by_id.json()) == {"cosine", "similar", "threshold", "model"}
     assert by_id.json()["model"] == trained.version
+    assert by_file.status_code == 200, by_file.json()
+    assert set(by_file.json()) == {"cosine", "similar", "threshold", "model"}
     assert by_file.json()["cosine"] == pytest.approx(1.0, abs=1e-5)
     assert by_file.json()["similar"] is True
+
+
+def test_a_sticker_without_a_stored_embedding_is_a_409_not_an_embed(trained, make_stickers,  # noqa: F811
+                                                                   user_client):
+    # given two library stickers that the GSE has not embedded yet
+    a, b = make_stickers(2)
+    # when they are compared, or the most similar to one is asked for
+    pair = user_client.post("/api/similarity/", {"sticker_a": a.sticker_id,
+                                                 "sticker_b": b.sticker_id}, format="json")
+    similar = user_client.get(f"/api/stickers/{a.sticker_id}/similar/?k=2")
+    # then 409 naming the sticker and the model, and nothing was embedded inside the request
+    for r in (pair, similar):
+        assert r.status_code == 409, r.json()
+        assert a.sticker_id in r.json()["detail"] and trained.version in r.json()["detail"]
+    assert not trained.embeddings.exists()
+
+
+def test_an_upload_nobody_scores_in_time_is_a_202_with_a_poll_url(
+    trained, make_stickers, user_client, monkeypatch, settings,  # noqa: F811
+):
+    from encoder import tasks
+    from tests.annotation.campaign_factory import annotator_create
+
+    # given no gpu worker answering (the message goes nowhere) and a short bound on the wait
+    sent = []
+    monkeypatch.setattr(tasks.similarity_job_task, "apply_async", lambda **kw: sent.append(kw))
+    settings.SIMILARITY_WAIT_S = 0.2
+    (a,) = make_stickers(1)
+    with a.still.open("rb") as f:
+        upload = SimpleUploadedFile("mine.png", f.read(), content_type="image/png")
+    # when an upload is compared
+    r = user_client.post("/api/similarity/", {"sticker_a": a.sticker_id, "file_b": upload},
+                         format="multipart")
+    # then 202 with the job's poll URL and Retry-After, the job sent to the gpu queue
+    assert r.status_code == 202, r.json()
+    assert r["Retry-After"] == "1" and r.json()["status"] == "pending"
+    assert sent == [{"kwargs": {"job_id": r.json()["id"]}, "queue": "gpu"}]
+    poll = r.json()["poll"]
+    assert user_client.get(poll).json()["status"] == "pending"
+    # and another annotator cannot read it
+    other = APIClient()
+    other.force_authenticate(annotator_create("ann2", password="x"))
+    assert other.get(poll).status_code == 404
+    # when a worker then scores it, the poll gives the answer
+    tasks.similarity_job_task(job_id=r.json()["id"])
+    done = user_client.get(poll).json()
+    assert done["status"] == "done" and done["cosine"] == pytest.approx(1.0, abs=1e-5)
+    assert done["similar"] is True and done["model"] == trained.version
 
 
 def test_similarity_names_the_missing_sticker(trained, user_client):  # noqa: F811
@@ -59,8 +113,11 @@ def test_similarity_names_the_missing_sticker(trained, user_client):  # noqa: F8
 
 
 def test_most_similar(trained, make_stickers, user_client):  # noqa: F811
-    # given four library stickers
+    from encoder.embedding_services import stickers_embed
+
+    # given four library stickers, embedded under the GSE
     a, *_ = make_stickers(4)
+    stickers_embed(encoder_version=trained)
     # when the 2 most similar to the first are asked for
     r = user_client.get(f"/api/stickers/{a.sticker_id}/similar/?k=2")
     # then two other stickers come back, best first
@@ -93,11 +150,11 @@ def test_admin_starts_training_and_reads_its_progress(
 
 def test_the_training_task_goes_to_the_gpu_queue(snapshot_row, monkeypatch,  # noqa: F811
                                                  django_capture_on_commit_callbacks):
-    from encoder import training_tasks
+    from encoder import tasks
     from encoder.training_services import gse_train_start
 
     sent = []
-    monkeypatch.setattr(training_tasks.gse_train_task, "apply_async",
+    monkeypatch.setattr(tasks.gse_train_task, "apply_async",
                         lambda **kw: sent.append(kw))
     # when a training is started
     with django_capture_on_commit_callbacks(execute=True):

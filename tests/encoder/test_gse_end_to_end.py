@@ -12,10 +12,11 @@ from django.core.management import call_command
 
 from annotation.models import CandidateSet, Sticker, Task
 from annotation.services.campaigns import campaign_create
+from annotation.services.candidate_sets import candidate_sets_build
 from annotation.services.queries import queries_import
 from annotation.services.stickers import stickers_import
+from encoder.embedding_services import stickers_embed
 from encoder.models import EncoderVersion
-from encoder.services import candidate_sets_build, stickers_embed
 from encoder.training_services import encoder_activate_for_campaign
 from pairbuilder.models import PairBuild
 from pairbuilder.services.builds import pair_build_run, pair_build_start

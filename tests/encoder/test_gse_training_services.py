@@ -78,19 +78,73 @@ def test_activating_a_gse_closes_the_loop(trained, snapshot_row):
 def test_similarity_of_stickers_and_uploads(trained, make_stickers):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from encoder.training_services import sticker_similarity, stickers_most_similar
+    from encoder.embedding_services import stickers_embed
+    from encoder.similarity_services import (
+        EmbeddingMissing,
+        similarity_job_start,
+        similarity_job_status,
+        sticker_similarity,
+        stickers_most_similar,
+    )
 
-    # given three library stickers
+    # given three library stickers, not yet embedded under the GSE
     a, b, c = make_stickers(3)
-    # when a sticker is compared with itself (as an uploaded file) and with another
+    # then the stored-embedding services refuse them, naming the sticker, and embed nothing
+    with pytest.raises(EmbeddingMissing, match=a.sticker_id):
+        stickers_most_similar(encoder_version=trained, sticker=a, k=2)
+    with pytest.raises(EmbeddingMissing, match=a.sticker_id):
+        sticker_similarity(encoder_version=trained, a=a, b=b)
+    assert not trained.embeddings.exists()
+    # when the library is embedded and a sticker is compared with itself (as an uploaded file,
+    # a job that the eager gpu queue scores inline) and with another
+    stickers_embed(encoder_version=trained)
     with a.still.open("rb") as f:
         upload = SimpleUploadedFile("a.png", f.read())
-    same = sticker_similarity(encoder_version=trained, a=a, b=upload)
+    job = similarity_job_start(encoder_version=trained, a=a, b=upload)
+    same = similarity_job_status(job=job)
     other = sticker_similarity(encoder_version=trained, a=a, b=b)
     nearest = stickers_most_similar(encoder_version=trained, sticker=a, k=2)
     # then identical stills score 1 and are similar at the tuned threshold
+    assert same["status"] == "done"
     assert same["cosine"] == pytest.approx(1.0, abs=1e-5) and same["similar"] is True
     assert same["threshold"] == trained.threshold and same["model"] == trained.version
+    job.refresh_from_db()
+    assert job.file_b is None  # the upload is not kept once scored
     assert -1.0 <= other["cosine"] <= 1.0
     assert [n["sticker_id"] for n in nearest] != [] and a.sticker_id not in {
         n["sticker_id"] for n in nearest}
+
+
+def test_an_unreadable_upload_fails_its_job_with_the_reason(trained, make_stickers):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from encoder.similarity_services import similarity_job_start
+
+    (a,) = make_stickers(1)
+    job = similarity_job_start(encoder_version=trained, a=a,
+                               b=SimpleUploadedFile("x.png", b"not an image at all"))
+    assert job.status == "failed" and "x.png" in job.error
+
+
+def test_most_similar_orders_ties_as_the_retrieval_does():
+    import numpy as np
+
+    from encoder.retrieval import topk_cosine
+    from encoder.similarity_services import nearest_rows
+
+    # given unit vectors with exact ties and a duplicate group (rows 0 and 5 identical)
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(12, 8)).astype(np.float32)
+    base[7] = base[3]
+    base[9] = base[3]  # 3, 7, 9 tie for every anchor
+    base[5] = base[0]
+    vectors = base / np.linalg.norm(base, axis=1, keepdims=True)
+    groups = np.array([0, 1, 2, 3, 4, 0, 6, 7, 8, 9, 10, 11])
+    for row in range(12):
+        # when the NumPy path and the retrieval rank each anchor's 6 nearest
+        rows, scores = nearest_rows(vectors, groups, row, 6)
+        idx, ref = topk_cosine(vectors, 6, anchors=np.array([row]), duplicate_group=groups)
+        # then the same rows in the same order, the anchor's group left out
+        assert rows.tolist() == idx[0].tolist()
+        np.testing.assert_allclose(scores, ref[0], rtol=1e-5)
+        assert groups[row] not in groups[rows].tolist()

@@ -9,14 +9,13 @@ import torch
 from PIL import Image
 
 from encoder.openclip import (
-    EncoderError,
-    EncoderSpec,
     LoadedEncoder,
     embed_images,
     embed_texts,
     load_encoder,
     spec_version,
 )
+from encoder.spec import EncoderError, EncoderSpec
 
 
 def coloured_images(n: int) -> list[Image.Image]:

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from annotation.models import Query
-from encoder.models import StickerEmbedding
+from encoder.models import EncoderVersion, StickerEmbedding
 from frontend.selectors.library import (
     LibraryFilter,
     library_search,
@@ -86,11 +86,12 @@ def test_nearest_neighbours_per_encoder_version_from_stored_embeddings(fx, monke
     s = fx.campaign.stickers
     rng = np.random.default_rng(0)
     for version, near in (("v-a", 1), ("v-b", 3)):
+        row = EncoderVersion.objects.create(version=version, kind="base", model_name="test")
         base = rng.normal(size=16).astype("<f4")
         for i, sticker in enumerate(s):
             vec = base if i == 0 else (base + 0.1 * rng.normal(size=16) if i == near
                                        else rng.normal(size=16))
-            StickerEmbedding.objects.create(sticker=sticker, encoder_version=version, dim=16,
+            StickerEmbedding.objects.create(sticker=sticker, encoder_version=row, dim=16,
                                             vector=np.asarray(vec, "<f4").tobytes())
     monkeypatch.setattr("frontend.selectors.library.NEIGHBOUR_PAGE", 7)  # several pages
     # when

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from annotation.models import Query, Sticker
-from encoder.models import StickerEmbedding
+from encoder.models import EncoderVersion, StickerEmbedding
 from game.models import Game, Player
 from tests.annotation.campaign_factory import annotator_create, png_bytes, sticker_create
 
@@ -32,8 +32,11 @@ def queries_add(sticker: Sticker, *texts: str, language: str = "en") -> None:
 
 
 def embeddings_add(stickers: list[Sticker], vectors: np.ndarray, version: str = "v1") -> None:
-    """Stores one float32 vector per sticker under ``version`` (as the embed job does)."""
+    """Stores one float32 vector per sticker under ``version`` (as the embed job does), with
+    the version's EncoderVersion row, made when missing."""
+    row, _ = EncoderVersion.objects.get_or_create(
+        version=version, defaults={"kind": EncoderVersion.Kind.BASE, "model_name": "test"})
     StickerEmbedding.objects.bulk_create(
-        StickerEmbedding(sticker=s, encoder_version=version, dim=vectors.shape[1],
+        StickerEmbedding(sticker=s, encoder_version=row, dim=vectors.shape[1],
                          vector=np.asarray(v, "<f4").tobytes())
         for s, v in zip(stickers, vectors, strict=True))

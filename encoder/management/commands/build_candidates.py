@@ -6,8 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotation.errors import InputError
 from annotation.models import Campaign
-from encoder.openclip import EncoderError
-from encoder.services import candidate_sets_build
+from annotation.services.candidate_sets import candidate_sets_build
+from encoder.spec import EncoderError
 
 
 class Command(BaseCommand):

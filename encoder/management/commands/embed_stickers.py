@@ -9,14 +9,14 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from annotation.errors import InputError
-from encoder.models import EncoderVersion
-from encoder.openclip import EncoderError
-from encoder.services import (
+from encoder.embedding_services import (
     ProgressFn,
     encoder_spec_from_settings,
     stickers_embed,
     stickers_embed_with_spec,
 )
+from encoder.models import EncoderVersion
+from encoder.spec import EncoderError
 
 
 @contextlib.contextmanager

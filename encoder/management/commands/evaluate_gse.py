@@ -14,8 +14,8 @@ from encoder.evaluation_services import emotion_evaluate
 from encoder.gse.baselines import SURFACE_BASELINES
 from encoder.gse.data import GseDataError
 from encoder.models import EncoderVersion
-from encoder.openclip import EncoderError
 from encoder.selectors import encoder_version_find
+from encoder.spec import EncoderError
 from encoder.training_services import gse_evaluate
 
 

@@ -11,7 +11,7 @@ from tqdm import tqdm
 from annotation.errors import InputError
 from encoder.gse.config import TrainConfig
 from encoder.gse.data import GseDataError
-from encoder.openclip import EncoderError
+from encoder.spec import EncoderError
 from encoder.training_services import gse_train, snapshot_latest
 from pairbuilder.models import Snapshot
 
