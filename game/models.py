@@ -167,3 +167,35 @@ class RoundSkip(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["round", "player"], name="game_skip_once"),
         ]
+
+
+class QueryChange(models.Model):
+    """One statement's changes to ``annotation.Query`` in one language, written by a trigger
+    (``game/sql/query_counts.sql``): the search index's freshness signature is the sum of
+    ``changes`` and the largest id, which grow with every committed change and are cheap to
+    read. Compacted to one row per language now and then (``game.services.search``)."""
+
+    language = models.CharField(max_length=16)  # "*": every language (a TRUNCATE)
+    changes = models.BigIntegerField()  # rows inserted, updated or deleted
+
+
+class StickerQueryCount(models.Model):
+    """How many queries a sticker has in one language, kept in step with ``annotation.Query``
+    by triggers (``game/sql/query_counts.sql``; every new sticker starts at 0 in the game's
+    languages). The labeler's pick walks its index, fewest queries first, instead of counting
+    every sticker's queries."""
+
+    sticker = models.ForeignKey(Sticker, on_delete=models.CASCADE, related_name="+")
+    language = models.CharField(max_length=16)
+    queries = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sticker", "language"],
+                                    name="game_stickerquerycount_unique"),
+        ]
+        indexes = [
+            # The labeler's pick: one language, fewest queries first, oldest sticker first.
+            models.Index(fields=["language", "queries", "sticker"],
+                         name="game_sqc_pick_idx"),
+        ]

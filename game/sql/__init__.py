@@ -11,6 +11,7 @@ RULES = SqlRules(
     package="game.sql",
     sql_dir=Path(__file__).resolve().parent,
     install_order=(
+        "query_counts.sql",
         "round_holds_slot.sql",
         "round_accept_queries.sql",
         "label_next.sql",
@@ -21,7 +22,7 @@ RULES = SqlRules(
         "retrieve_skip.sql",
     ),
     # The newest migration that installs the rules; tests/game/test_sql_rules.py compares.
-    current_migration="0003_accept_in_key_order",
+    current_migration="0004_query_counts",
 )
 CURRENT_MIGRATION = RULES.current_migration
 current_text, frozen, freeze, main = RULES.current_text, RULES.frozen, RULES.freeze, RULES.main
