@@ -29,6 +29,45 @@ def test_repro1_a_huge_duration_is_a_400_naming_duration_ms(world):
     assert Annotation.objects.count() == 0
 
 
+@pytest.mark.parametrize("body", [[1], "x", True])
+def test_a_submit_body_not_an_object_is_a_400_storing_nothing(world, body):
+    # given a leased task
+    task = _lease(world.annotator1, world.name)
+    # when the answer's body is JSON but not an object
+    resp = world.annotator1.post(f"/api/tasks/{task['id']}/submit/?next={world.name}", body,
+                                 format="json")
+    # then 400 saying what was expected, nothing stored
+    assert resp.status_code == 400
+    assert "Expected a dictionary" in str(resp.json()["non_field_errors"])
+    assert Annotation.objects.count() == 0
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"selected": ["x" * 256]}, "selected"),
+    ({"selected": [str(i) for i in range(101)]}, "selected"),
+    ({"none": True, "submission_id": "s" * 65}, "submission_id"),
+    ({"none": True, "duration_ms": -1}, "duration_ms"),
+    ({"none": "maybe"}, "none"),
+])
+def test_submit_fields_are_bounded_and_named(world, body, field):
+    task = _lease(world.annotator1, world.name)
+    resp = world.annotator1.post(f"/api/tasks/{task['id']}/submit/", body, format="json")
+    assert resp.status_code == 400 and field in resp.json()
+    assert Annotation.objects.count() == 0
+
+
+def test_a_form_encoded_submit_is_validated_like_json(world):
+    # given a leased task, when the answer comes as a form (a list field repeated)
+    task = _lease(world.annotator1, world.name)
+    both = world.annotator1.post(f"/api/tasks/{task['id']}/submit/",
+                                 {"none": "true", "selected": ["a"]})
+    assert both.status_code == 400 and "non_field_errors" in both.json()
+    ok = world.annotator1.post(f"/api/tasks/{task['id']}/submit/", {"none": "true"})
+    # then the same checks apply and a valid form is stored
+    assert ok.status_code == 201 and ok.json()["selected"] == []
+    assert Annotation.objects.count() == 1
+
+
 @pytest.mark.parametrize("exclude", ["4,99999999999999999999999", str(PAST_BIGINT), "-3",
                                      "1e3", "٣", ",".join(str(i) for i in range(1, 103))])
 def test_repro2_an_exclude_out_of_range_is_a_400_naming_exclude(world, exclude):
