@@ -264,10 +264,10 @@ def main() -> None:
     if not args.no_fill:
         database_recreate(url)
     django_setup(url)
-    if not args.no_fill:
-        from django.core.management import call_command
+    from django.core.management import call_command
 
-        call_command("migrate", verbosity=0)
+    call_command("migrate", verbosity=0)  # --no-fill: newer migrations of the code under test
+    if not args.no_fill:
         library_fill(stickers=args.stickers, per_sticker=args.queries, languages=languages,
                      vocab_size=args.vocab)
         database_settle()

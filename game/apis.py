@@ -292,7 +292,9 @@ class ReviewApi(APIView):
 
 
 class StickerSearchApi(APIView):
-    """BM25 over each sticker's queries in one language (the labeler's preview uses it)."""
+    """BM25 over each sticker's queries in one language (the labeler's preview uses it),
+    blended with the encoder's text tower for stickers without queries once term vectors are
+    computed (``source``: "bm25" or "tower")."""
 
     permission_classes = [IsAnnotator]
 
@@ -301,5 +303,5 @@ class StickerSearchApi(APIView):
         data = _data(GameSearchQuerySerializer, request.query_params)
         hits = stickers_search(text=data["q"], language=data["language"], k=data["k"])
         return Response({"q": data["q"], "language": data["language"],
-                         "results": [{**sticker_card(h.sticker), "score": round(h.score, 4)}
-                                     for h in hits]})
+                         "results": [{**sticker_card(h.sticker), "score": round(h.score, 4),
+                                      "source": h.source} for h in hits]})

@@ -5,10 +5,12 @@ paper did (section 5.1), everything else by word characters.
 
 from __future__ import annotations
 
+import math
 import random
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import bm25s
 import numpy as np
@@ -40,6 +42,7 @@ class QueryIndex:
     keys: list  # the sticker of each document, in index order
     language: str
     retriever: bm25s.BM25 | None  # None: no document has a term
+    idf: dict[str, float] = field(default_factory=dict)  # term -> BM25 idf (the tower's weights)
 
     @classmethod
     def build(cls, docs: Mapping[object, Sequence[str]], language: str) -> QueryIndex:
@@ -54,7 +57,10 @@ class QueryIndex:
             return cls(keys=[], language=language, retriever=None)
         retriever = bm25s.BM25()
         retriever.index(corpus, show_progress=False)
-        return cls(keys=keys, language=language, retriever=retriever)
+        df = Counter(t for tokens in corpus for t in set(tokens))
+        n = len(corpus)  # Lucene's idf, as bm25s scores with: log(1 + (N - df + 0.5) / (df + 0.5))
+        idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+        return cls(keys=keys, language=language, retriever=retriever, idf=idf)
 
     def search(self, text: str, k: int = 10) -> list[tuple[object, float]]:
         """The k best stickers for ``text`` with their BM25 scores, best first; only stickers

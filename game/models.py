@@ -199,3 +199,23 @@ class StickerQueryCount(models.Model):
             models.Index(fields=["language", "queries", "sticker"],
                          name="game_sqc_pick_idx"),
         ]
+
+
+class TermVector(models.Model):
+    """The encoder's CLIP text-tower vector of one search term (a BM25 token) of one language,
+    computed where torch is allowed (``manage.py embed_search_terms``) so the web search can
+    score stickers without queries from stored vectors only (``game.tower``)."""
+
+    encoder_version = models.ForeignKey("encoder.EncoderVersion", on_delete=models.CASCADE,
+                                        related_name="+")
+    language = models.CharField(max_length=16)
+    term = models.CharField(max_length=200)
+    dim = models.PositiveIntegerField()
+    vector = models.BinaryField()  # little-endian float32 x dim, unit length
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["encoder_version", "language", "term"],
+                                    name="game_termvector_unique"),
+        ]

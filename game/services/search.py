@@ -22,6 +22,8 @@ from django.db import connection, transaction
 from annotation.errors import InputError
 from annotation.models import Query, Sticker
 from game.bm25 import QueryIndex
+from game.services.tower import TowerState, tower_state
+from game.tower import blend
 
 SEARCH_MAX_K = 50
 SEARCH_MAX_CHARS = 200
@@ -31,30 +33,38 @@ CHANGE_LOG_COMPACT_AT = 256
 
 _lock = threading.Lock()
 _indexes: dict[str, tuple[tuple, QueryIndex]] = {}  # language -> (signature, index)
+_towers: dict[str, tuple[tuple, TowerState | None]] = {}  # language -> (signatures, state)
 
 
 @dataclass(frozen=True)
 class SearchHit:
     sticker: Sticker
-    score: float
+    score: float  # BM25 score, or with the tower the blended reciprocal-rank score
+    source: str = "bm25"  # "bm25": matched its queries; "tower": no queries, the text tower's
 
 
 _SIGNATURE_SQL = """
-SELECT coalesce(max(id), 0), coalesce(sum(changes), 0), count(*)
+SELECT coalesce(max(id), 0), coalesce(sum(changes), 0), count(*),
+       (SELECT coalesce(max(t.id), 0) FROM game_termvector t)
 FROM game_querychange WHERE language = %s OR language = '*'
 """
 
 
-def _signature(language: str) -> tuple[int, int]:
-    """(largest id, sum of changes) of the language's change log: both move when a change to
-    its queries commits (a rolled-back test's rows leave the sequence ahead, so a new change
-    never repeats an old signature)."""
+def _signatures(language: str) -> tuple[tuple[int, int], int]:
+    """((largest id, sum of changes) of the language's change log, largest term-vector id).
+    The first moves when a change to its queries commits (a rolled-back test's rows leave the
+    sequence ahead, so a new change never repeats an old signature); the second when term
+    vectors are computed again."""
     with connection.cursor() as cur:
         cur.execute(_SIGNATURE_SQL, [language])
-        last, changes, rows = cur.fetchone()
+        last, changes, rows, terms = cur.fetchone()
     if rows > CHANGE_LOG_COMPACT_AT:
         change_log_compact()
-    return last, changes
+    return (last, changes), terms
+
+
+def _signature(language: str) -> tuple[int, int]:
+    return _signatures(language)[0]
 
 
 def change_log_compact() -> None:
@@ -75,9 +85,9 @@ def change_log_compact() -> None:
                         "VALUES (%s, %s, %s)", [pk, language, total])
 
 
-def query_index(*, language: str) -> QueryIndex:
+def query_index(*, language: str, signature: tuple[int, int] | None = None) -> QueryIndex:
     """The language's BM25 index, rebuilt when its queries changed since the last build."""
-    signature = _signature(language)
+    signature = signature or _signature(language)
     with _lock:
         cached = _indexes.get(language)
         if cached is not None and cached[0] == signature:
@@ -103,6 +113,24 @@ def stickers_search(*, text: str, language: str, k: int = 10) -> list[SearchHit]
         raise InputError("language", "en or zh (the language of the queries searched)")
     if not 1 <= k <= SEARCH_MAX_K:
         raise InputError("k", f"between 1 and {SEARCH_MAX_K}")
-    hits = query_index(language=language).search(text, k=k)
-    stickers = Sticker.objects.in_bulk([pk for pk, _ in hits])
-    return [SearchHit(stickers[pk], score) for pk, score in hits if pk in stickers]
+    signature, terms = _signatures(language)
+    index = query_index(language=language, signature=signature)
+    hits = index.search(text, k=k)
+    tower = _tower(language, (signature, terms))
+    ranked = ([(pk, score, "bm25") for pk, score in hits] if tower is None
+              else blend(hits, tower.rank(text, language, index, k), k))
+    stickers = Sticker.objects.in_bulk([pk for pk, _, _ in ranked])
+    return [SearchHit(stickers[pk], score, source) for pk, score, source in ranked
+            if pk in stickers]
+
+
+def _tower(language: str, signature: tuple) -> TowerState | None:
+    """The language's tower state (``game.services.tower``), reloaded when its queries or the
+    term vectors changed; None (BM25 only) until term vectors are computed."""
+    with _lock:
+        cached = _towers.get(language)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        state = tower_state(language=language) if signature[1] else None
+        _towers[language] = (signature, state)
+        return state
