@@ -1,5 +1,6 @@
 """The round rules under real concurrency on PostgreSQL: threads with one database connection
-each, started together at a barrier (as tests/annotation/test_tasks.py does for tasks)."""
+each, started together at a barrier (as tests/annotation/test_assignment.py does for the
+annotation tasks)."""
 
 from __future__ import annotations
 
