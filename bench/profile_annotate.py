@@ -45,6 +45,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--anchors", type=int, default=3000, help="tasks = 2 x anchors")
     p.add_argument("--history", type=int, default=1000)
     p.add_argument("--cprofile", default="", help="write the submit rounds' profile here")
+    p.add_argument("--function-stats", action="store_true",
+                   help="print PostgreSQL's time per SQL function (track_functions = all)")
     return p.parse_args()
 
 
@@ -94,6 +96,21 @@ class Wsgi:
         return int(status[0].split()[0]), (json.loads(payload) if payload else {})
 
 
+def function_stats_print(connection, requests: int) -> None:
+    """Calls and time per request of each SQL function (self: without the functions it
+    called), from pg_stat_user_functions."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_stat_force_next_flush()")
+        time.sleep(1.5)  # the statistics reach the shared view once the backend is idle
+        cur.execute("SELECT funcname, calls, total_time, self_time FROM pg_stat_user_functions "
+                    "ORDER BY self_time DESC")
+        rows = cur.fetchall()
+    print(f"{'SQL function':<32} {'calls/req':>9} {'total ms/req':>12} {'self ms/req':>11}")
+    for name, calls, total, own in rows:
+        print(f"{name:<32} {calls / requests:>9.2f} {total / requests:>12.3f} "
+              f"{own / requests:>11.3f}")
+
+
 def main() -> None:
     args = parse_args()
     url = database_url()
@@ -122,6 +139,9 @@ def main() -> None:
     with connection.cursor() as cur:
         cur.execute("SELECT pg_backend_pid()")
         backend = cur.fetchone()[0]
+        if args.function_stats:
+            cur.execute("SET track_functions = 'all'")
+            cur.execute("SELECT pg_stat_reset()")
 
     def submit(token: str) -> None:
         task = tasks[token]
@@ -156,6 +176,8 @@ def main() -> None:
     print(f"{'request':<8} {'n':>6} {'python ms':>10} {'postgres ms':>12}   (CPU per request)")
     for name, (cpu, db, n) in totals.items():
         print(f"{name:<8} {n:>6} {1000 * cpu / n:>10.3f} {1000 * db / n:>12.3f}")
+    if args.function_stats:
+        function_stats_print(connection, totals["submit"][2] + totals["ping"][2])
     if profiler:
         profiler.dump_stats(args.cprofile)
         pstats.Stats(args.cprofile).sort_stats("tottime").print_stats(25)

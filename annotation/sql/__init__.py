@@ -19,7 +19,7 @@ RULES = SqlRules(
         "task_submit_next.sql",
         "tasks_left.sql",
     ),
-    current_migration="0004_task_rules",
+    current_migration="0007_task_open_to_inlined",
 )
 CURRENT_MIGRATION = RULES.current_migration
 current_text, frozen, freeze, main = RULES.current_text, RULES.frozen, RULES.freeze, RULES.main

@@ -56,14 +56,16 @@ BEGIN
     SELECT t.id INTO v_task FROM annotation_task t
     WHERE t.campaign_id = v_campaign AND t.status = 'open' AND t.held_until <= p_now
       AND t.id <> ALL(v_tried)
-      AND annotation_task_open_to(t.id, t.anchor_id, v_campaign, v_per_task, p_user, p_now)
+      AND EXISTS (SELECT FROM annotation_task_open_to(
+            t.id, t.anchor_id, v_campaign, v_per_task, p_user, p_now))
     ORDER BY t.held_until, t.id LIMIT 1
     FOR UPDATE OF t SKIP LOCKED;
     IF NOT FOUND THEN
       SELECT t.id INTO v_task FROM annotation_task t
       WHERE t.campaign_id = v_campaign AND t.status = 'open' AND t.held_until IS NULL
         AND t.id <> ALL(v_tried)
-        AND annotation_task_open_to(t.id, t.anchor_id, v_campaign, v_per_task, p_user, p_now)
+        AND EXISTS (SELECT FROM annotation_task_open_to(
+              t.id, t.anchor_id, v_campaign, v_per_task, p_user, p_now))
       ORDER BY t.iteration, t.id LIMIT 1
       FOR UPDATE OF t SKIP LOCKED;
     END IF;
@@ -74,7 +76,8 @@ BEGIN
       SELECT t.id INTO v_task FROM annotation_task t
       WHERE t.campaign_id = v_campaign AND t.status = 'open'
         AND (t.held_until IS NULL OR t.held_until <= p_now) AND t.id <> ALL(v_tried)
-        AND annotation_task_open_to(t.id, t.anchor_id, v_campaign, v_per_task, p_user, p_now)
+        AND EXISTS (SELECT FROM annotation_task_open_to(
+              t.id, t.anchor_id, v_campaign, v_per_task, p_user, p_now))
       ORDER BY t.iteration, t.id LIMIT 1
       FOR UPDATE OF t;
     END IF;

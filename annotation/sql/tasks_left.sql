@@ -13,7 +13,8 @@ BEGIN
   SELECT count(DISTINCT t.anchor_id) INTO v_left FROM annotation_task t
   WHERE t.campaign_id = p_campaign AND t.status = 'open'
     AND (t.held_until IS NULL OR t.held_until <= p_now)
-    AND annotation_task_open_to(t.id, t.anchor_id, p_campaign, v_per_task, p_user, p_now);
+    AND EXISTS (SELECT FROM annotation_task_open_to(
+          t.id, t.anchor_id, p_campaign, v_per_task, p_user, p_now));
   RETURN v_left;
 END
 $fn$;
