@@ -1,7 +1,12 @@
 """Load benchmark: simulated annotators looping next-task -> submit against gunicorn on PostgreSQL.
 
     .venv/bin/python bench/bench_annotate_load.py --annotators 50 --duration 30
+    .venv/bin/python bench/bench_annotate_load.py --annotators 1000 --think-ms 4000  # a crowd
     DATABASE_URL=postgres://... .venv/bin/python bench/bench_annotate_load.py ...  # any server
+
+The protocol is the annotator page's by default (``--protocol combined``: each submit also
+leases and returns the next task, one request per task); ``--protocol separate`` asks for the
+next task with its own request. ``--phases paced`` leaves out the saturation phases.
 
 1. Creates (drops first) the database ``<DATABASE_URL's name>_bench`` (the embedded server's
    ``stickersim_bench`` when DATABASE_URL is unset), migrates it and fills a
@@ -11,14 +16,16 @@
 3. Saturation, every simulated annotator back to back with no pause, ``--duration`` s each:
    "ping" loops GET /api/ping/ (a trivial DRF view with the same token auth: the framework's
    own cost on this machine), then "annotate" loops POST next -> POST submit (2 candidates
-   selected, a submission_id). The ratio of submit to ping throughput compares the capacity of
-   the hot paths with the trivial endpoint's.
+   selected, a submission_id; combined: POST submit?next= only, after the first next). The
+   ratio of submit to ping throughput compares the capacity of the hot paths with the
+   trivial endpoint's.
 4. At an annotator's pace, ``--duration`` s each: every simulated annotator takes a task, judges
    it for ``--think-ms`` (uniformly 0.5x-1.5x, so they do not march in step), submits and asks
-   for the next at once; "ping" at the same request rate beside it. This is where the latency
-   an annotator sees is measured: at saturation a closed loop of N clients waits N / throughput
-   on average whatever the code does (Little's law), so the p95 there says how many clients the
-   machine is short of, not how fast a request is.
+   for the next at once; "ping" at the same request rate beside it (one ping per think time
+   and request of a task). This is where the latency an annotator sees is measured: at
+   saturation a closed loop of N clients waits N / throughput on average whatever the code
+   does (Little's law), so the p95 there says how many clients the machine is short of, not
+   how fast a request is.
 5. Prints requests/s and p50/p95/p99 latency per phase and endpoint, the targets, and checks
    that the stored annotations equal the accepted submissions (task, annotator, selection).
 
@@ -37,6 +44,7 @@ import json
 import os
 import platform
 import random
+import resource
 import secrets
 import signal
 import socket
@@ -69,9 +77,12 @@ def parse_args() -> argparse.Namespace:
     # A person judges 20 candidates in several seconds; 1 s is a deliberately fast annotator.
     p.add_argument("--think-ms", type=float, default=1000.0,
                    help="mean time an annotator looks at a task in the paced phases")
-    p.add_argument("--protocol", choices=("separate", "combined"), default="separate",
-                   help="separate: next -> submit; combined: each submit also returns the next "
-                        "task (?next=<campaign>), one request per task")
+    # combined is what the annotator page does (one request per task)
+    p.add_argument("--protocol", choices=("separate", "combined"), default="combined",
+                   help="combined: each submit also returns the next task (?next=<campaign>), "
+                        "one request per task; separate: next -> submit")
+    p.add_argument("--phases", choices=("all", "paced"), default="all",
+                   help="paced: only the annotators' pace (ping, then annotate), no saturation")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
     return p.parse_args()
 
@@ -207,7 +218,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def server_start(url: str, port: int, workers: int, threads: int) -> subprocess.Popen:
+def server_start(url: str, port: int, workers: int, threads: int,
+                 connections: int) -> subprocess.Popen:
+    """gunicorn on ``port``; each worker may keep ``connections`` keep-alive clients (gthread's
+    default of 1,000 per worker is too few when the kernel hands most of 1,000 annotators'
+    connections to one worker)."""
     env = dict(os.environ, DATABASE_URL=url, DJANGO_DEBUG="0", DJANGO_SETTINGS_MODULE=
                "config.settings", DATABASE_CONN_MAX_AGE="600", LOG_LEVEL="WARNING",
                DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
@@ -215,7 +230,8 @@ def server_start(url: str, port: int, workers: int, threads: int) -> subprocess.
     cmd = [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi:application",
            "--pythonpath", str(REPO),
            "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-           "--worker-class", "gthread", "--backlog", "2048", "--keep-alive", "30",
+           "--worker-class", "gthread", "--worker-connections", str(max(1000, connections)),
+           "--backlog", "4096", "--keep-alive", "30",
            "--log-level", "warning"]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, start_new_session=True)
     deadline = time.time() + 30
@@ -295,11 +311,12 @@ def think_time(mean_s: float) -> float:
     return mean_s * random.uniform(0.5, 1.5)
 
 
-async def ping_loop(port: int, token: str, stats: Stats, think_s: float,
+async def ping_loop(port: int, token: str, stats: Stats, think_s: float, per_task: int,
                     stop: asyncio.Event) -> None:
-    """Pings back to back, or two pings per think time: the annotate loop's request rate."""
+    """Pings back to back, or ``per_task`` pings per think time: the annotate loop's request
+    rate (2 with the separate protocol, 1 with the combined one)."""
     client = Client(port, token, stats)
-    await asyncio.sleep(random.uniform(0, think_s / 2))  # arrivals spread as in _annotate
+    await asyncio.sleep(random.uniform(0, think_s))  # arrivals spread as in _annotate
     while not stop.is_set():
         try:
             await client.call("ping", "GET", "/api/ping/")
@@ -307,7 +324,7 @@ async def ping_loop(port: int, token: str, stats: Stats, think_s: float,
             stats.errors.append(f"ping: {exc!r}")  # a timeout while workers start: reconnect
             client.close()
         if think_s:
-            await asyncio.sleep(think_time(think_s) / 2)
+            await asyncio.sleep(think_time(think_s) / per_task)
     client.close()
 
 
@@ -355,9 +372,11 @@ async def _annotate(client: Client, username: str, campaign: str, stats: Stats, 
             break  # nothing left for this annotator
 
 
-def cpu_seconds(server_pid: int) -> dict[str, float]:
-    """CPU seconds used so far by the gunicorn processes, the PostgreSQL backends and this
-    client (Linux /proc): where a phase's time goes on the shared cores."""
+def cpu_seconds(server_pid: int, database: str) -> dict[str, float]:
+    """CPU seconds used so far by the gunicorn processes, the PostgreSQL backends serving
+    ``database`` and this client (Linux /proc): where a phase's time goes on the shared cores.
+    A backend's process title names its database; other databases on the same server (the
+    embedded one is shared with the test suites) are not counted."""
     tick = os.sysconf("SC_CLK_TCK")
     used = {"gunicorn": 0.0, "postgres": 0.0, "client": 0.0}
     for entry in Path("/proc").iterdir():
@@ -373,7 +392,12 @@ def cpu_seconds(server_pid: int) -> dict[str, float]:
         if int(entry.name) == os.getpid():
             used["client"] += seconds
         elif comm.startswith("postgres"):
-            used["postgres"] += seconds
+            try:
+                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if f" {database} " in title:
+                used["postgres"] += seconds
         elif int(fields[2]) == os.getpgid(server_pid) or int(entry.name) == server_pid:
             used["gunicorn"] += seconds  # field 2 is the process group: gunicorn's session
     return used
@@ -400,7 +424,7 @@ def warm_up(port: int, token: str, connections: int, limit_s: float = 120.0) -> 
     deadline = time.time() + limit_s
     while time.time() < deadline:
         stats = Stats()
-        run_phase(ping_loop, lambda i, s=stats: (port, token, s, 0.0), connections, 1.0)
+        run_phase(ping_loop, lambda i, s=stats: (port, token, s, 0.0, 1), connections, 1.0)
         lat = stats.latencies.get("ping", [])
         if len(lat) > 50 and pct(lat, 95) < 100:
             return
@@ -432,22 +456,26 @@ class Phases:
 
 
 def phases_run(args: argparse.Namespace, port: int, campaign: str,
-               users: list[tuple[str, str]], server_pid: int) -> Phases:
+               users: list[tuple[str, str]], server_pid: int, database: str) -> Phases:
     out = Phases()
     n, duration, think = args.annotators, args.duration, args.think_ms / 1000
     combined = args.protocol == "combined"
+    per_task = 1 if combined else 2  # requests per task
     plan = {
-        "ping": (ping_loop, lambda i: (port, users[i][1], out.ping, 0.0)),
+        "ping": (ping_loop, lambda i: (port, users[i][1], out.ping, 0.0, per_task)),
         "work": (annotate_loop,
                  lambda i: (port, users[i], campaign, out.work, 0.0, combined)),
-        "paced_ping": (ping_loop, lambda i: (port, users[i][1], out.paced_ping, think)),
+        "paced_ping": (ping_loop,
+                       lambda i: (port, users[i][1], out.paced_ping, think, per_task)),
         "paced_work": (annotate_loop,
                        lambda i: (port, users[i], campaign, out.paced_work, think, combined)),
     }
+    if args.phases == "paced":
+        del plan["ping"], plan["work"]
     for name, (target, args_for) in plan.items():
-        before = cpu_seconds(server_pid)
+        before = cpu_seconds(server_pid, database)
         out.seconds[name] = run_phase(target, args_for, n, duration)
-        after = cpu_seconds(server_pid)
+        after = cpu_seconds(server_pid, database)
         out.cpu[name] = {k: after[k] - before[k] for k in after}
     return out
 
@@ -456,33 +484,37 @@ def report(phases: Phases, think_ms: float) -> None:
     s = phases.seconds
     print(f"\n{'phase / endpoint':<16} {'requests':>8} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} "
           f"{'p99 ms':>8}   statuses")
-    print("-- saturation: back to back, no pause")
-    print(report_line("ping", phases.ping.latencies.get("ping", []), s["ping"],
-                      phases.ping.statuses.get("ping", {})))
-    for name in ("next", "submit"):
-        print(report_line(name, phases.work.latencies.get(name, []), s["work"],
-                          phases.work.statuses.get(name, {})))
-    print(f"-- annotators' pace: {think_ms:.0f} ms per task on average")
-    print(report_line("ping", phases.paced_ping.latencies.get("ping", []), s["paced_ping"],
-                      phases.paced_ping.statuses.get("ping", {})))
-    for name in ("next", "submit"):
-        print(report_line(name, phases.paced_work.latencies.get(name, []), s["paced_work"],
-                          phases.paced_work.statuses.get(name, {})))
-    print("\nCPU ms per request (gunicorn / postgres / client), saturation phases:")
-    for name, stats in (("ping", phases.ping), ("work", phases.work)):
+    sections = (("saturation: back to back, no pause", "ping", "work"),
+                (f"annotators' pace: {think_ms:.0f} ms per task on average", "paced_ping",
+                 "paced_work"))
+    for title, ping_phase, work_phase in sections:
+        if ping_phase not in s:
+            continue
+        print(f"-- {title}")
+        ping, work = getattr(phases, ping_phase), getattr(phases, work_phase)
+        print(report_line("ping", ping.latencies.get("ping", []), s[ping_phase],
+                          ping.statuses.get("ping", {})))
+        for name in ("next", "submit"):
+            print(report_line(name, work.latencies.get(name, []), s[work_phase],
+                              work.statuses.get(name, {})))
+    print("\nCPU ms per request (gunicorn / postgres / client):")
+    for name in s:
+        stats = getattr(phases, name)
         requests = sum(len(v) for v in stats.latencies.values()) or 1
         cpu = phases.cpu[name]
-        print(f"  {'ping' if name == 'ping' else 'next + submit':<14} " + " / ".join(
+        print(f"  {name:<12} " + " / ".join(
             f"{1000 * cpu[k] / requests:.2f}" for k in ("gunicorn", "postgres", "client")))
-    submit_rps = len(phases.work.latencies.get("submit", [])) / s["work"]
-    ping_rps = len(phases.ping.latencies.get("ping", [])) / s["ping"]
-    paced = phases.paced_work.latencies
-    worst = max(pct(paced.get(name, [0.0]), 95) for name in ("next", "submit"))
-    print(f"\nsaturation: submit throughput / ping throughput = {submit_rps / ping_rps:.2f} "
-          f"(target >= 0.5); p95 next {pct(phases.work.latencies.get('next', [0.0]), 95):.1f} "
-          f"ms, submit {pct(phases.work.latencies.get('submit', [0.0]), 95):.1f} ms")
-    print(f"annotators' pace: p95 of next and submit at most {worst:.1f} ms (target < 50), "
-          f"{len(paced.get('submit', [])) / s['paced_work']:.1f} tasks/s")
+    if "work" in s:
+        submit_rps = len(phases.work.latencies.get("submit", [])) / s["work"]
+        ping_rps = len(phases.ping.latencies.get("ping", [])) / s["ping"]
+        print(f"\nsaturation: submit throughput / ping throughput = "
+              f"{submit_rps / ping_rps:.2f} (target >= 0.5); p95 next "
+              f"{pct(phases.work.latencies.get('next', [0.0]), 95):.1f} ms, submit "
+              f"{pct(phases.work.latencies.get('submit', [0.0]), 95):.1f} ms")
+    paced = dict(phases.paced_work.latencies, ping=phases.paced_ping.latencies.get("ping", []))
+    worst = max(pct(lat, 95) for lat in paced.values() if lat)
+    print(f"annotators' pace: p95 of every endpoint (next, submit, ping) at most {worst:.1f} ms "
+          f"(target < 50), {len(paced.get('submit', [])) / s['paced_work']:.1f} tasks/s")
 
 
 def stored_matches(accepted: list[tuple[int, str, tuple[str, ...]]]) -> tuple[bool, str]:
@@ -500,8 +532,21 @@ def stored_matches(accepted: list[tuple[int, str, tuple[str, ...]]]) -> tuple[bo
     return ok, f"stored {len(stored_set)} annotations, accepted {len(accepted)} submissions"
 
 
+def open_files_raise(connections: int) -> None:
+    """One socket per simulated annotator, and gunicorn inherits the limit: the soft limit on
+    open files goes up to the hard one (often 1,024 soft, far more hard)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + 256  # the event loop, the database, gunicorn's own files
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(wanted, soft)), hard))
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < wanted:
+        sys.exit(f"{connections} annotators need {wanted} open files; the hard limit is "
+                 f"{hard} (raise it: ulimit -Hn)")
+
+
 def main() -> None:
     args = parse_args()
+    open_files_raise(args.annotators)
     url = bench_database_url()
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPU(s); "
           f"gunicorn gthread {args.workers} workers x {args.threads} threads; "
@@ -515,10 +560,11 @@ def main() -> None:
     print(f"campaign: {2 * args.anchors} tasks x {CANDIDATES} candidates "
           f"(filled in {time.perf_counter() - t0:.1f} s)")
     port = args.port or free_port()
-    server = server_start(url, port, args.workers, args.threads)
+    server = server_start(url, port, args.workers, args.threads, args.annotators)
     try:
         warm_up(port, users[0][1], args.workers * args.threads)
-        phases = phases_run(args, port, campaign, users, server.pid)
+        phases = phases_run(args, port, campaign, users, server.pid,
+                            urlparse(url).path.lstrip("/"))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
