@@ -113,15 +113,54 @@ def stickers_search(*, text: str, language: str, k: int = 10) -> list[SearchHit]
         raise InputError("language", "en or zh (the language of the queries searched)")
     if not 1 <= k <= SEARCH_MAX_K:
         raise InputError("k", f"between 1 and {SEARCH_MAX_K}")
-    signature, terms = _signatures(language)
+    # Optimistic: rank with the index this process holds, then read the signatures and the
+    # hits' rows in one round trip; only when the signatures moved, rebuild and rank again.
+    cached = _indexes.get(language)
+    ranked = _ranked(text, language, k, cached[0], _cached_terms(language)) if cached else []
+    signature, terms, stickers = _signatures_and_stickers(language, [pk for pk, _, _ in ranked])
+    if cached is None or (signature, terms) != (cached[0], _cached_terms(language)):
+        ranked = _ranked(text, language, k, signature, terms)
+        stickers = Sticker.objects.in_bulk([pk for pk, _, _ in ranked])
+    return [SearchHit(stickers[pk], score, source) for pk, score, source in ranked
+            if pk in stickers]
+
+
+def _cached_terms(language: str) -> int | None:
+    cached = _towers.get(language)
+    return cached[0][1] if cached is not None else None
+
+
+def _ranked(text: str, language: str, k: int, signature: tuple[int, int], terms: int
+            ) -> list[tuple[int, float, str]]:
+    """(sticker pk, score, source) best first: BM25, blended with the tower when it has term
+    vectors."""
     index = query_index(language=language, signature=signature)
     hits = index.search(text, k=k)
     tower = _tower(language, (signature, terms))
-    ranked = ([(pk, score, "bm25") for pk, score in hits] if tower is None
-              else blend(hits, tower.rank(text, language, index, k), k))
-    stickers = Sticker.objects.in_bulk([pk for pk, _, _ in ranked])
-    return [SearchHit(stickers[pk], score, source) for pk, score, source in ranked
-            if pk in stickers]
+    return ([(pk, score, "bm25") for pk, score in hits] if tower is None
+            else blend(hits, tower.rank(text, language, index, k), k))
+
+
+_STICKER_COLUMNS = [f.column for f in Sticker._meta.concrete_fields]
+_SIGNATURES_AND_STICKERS_SQL = f"""
+SELECT sig.*, {", ".join(f"s.{c}" for c in _STICKER_COLUMNS)}
+FROM ({_SIGNATURE_SQL}) sig LEFT JOIN annotation_sticker s ON s.id = ANY(%s)
+"""
+
+
+def _signatures_and_stickers(language: str, pks: list[int]
+                             ) -> tuple[tuple[int, int], int, dict[int, Sticker]]:
+    """``_signatures`` and the Sticker rows of ``pks`` in one round trip."""
+    with connection.cursor() as cur:
+        cur.execute(_SIGNATURES_AND_STICKERS_SQL, [language, pks])
+        rows = cur.fetchall()
+    last, changes, count, terms = rows[0][:4]
+    if count > CHANGE_LOG_COMPACT_AT:
+        change_log_compact()
+    names = [f.attname for f in Sticker._meta.concrete_fields]
+    stickers = {row[4]: Sticker.from_db(connection.alias, names, row[4:])
+                for row in rows if row[4] is not None}
+    return (last, changes), terms, stickers
 
 
 def _tower(language: str, signature: tuple) -> TowerState | None:
