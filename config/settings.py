@@ -197,6 +197,9 @@ GSE_EMBED_BATCH_SIZE = int(os.environ.get("GSE_EMBED_BATCH_SIZE", "64"))
 # A similarity asked with an uploaded file is scored by a gpu worker: the request waits this
 # long for the answer, then answers 202 with a poll URL (encoder.similarity_services).
 SIMILARITY_WAIT_S = float(os.environ.get("SIMILARITY_WAIT_S", "5"))
+# Library rows a retrieval holds on its device at once (0: all); above it the library is
+# searched a shard at a time and the per-shard top-k merged exactly (encoder.retrieval).
+RETRIEVAL_MAX_SHARD_ROWS = int(os.environ.get("RETRIEVAL_MAX_SHARD_ROWS", "0"))
 GSE_MODELS_DIR = Path(os.environ.get("GSE_MODELS_DIR", VAR_DIR / "models"))
 # A finished snapshot export queues a GSE training when its campaign says so
 # (Campaign.train_on_export); "0" switches that off for the whole deployment.

@@ -271,7 +271,8 @@ _LOADED: dict[str, LoadedEncoder] = {}  # version -> loaded model; a worker keep
 LOADED_MAX = 2  # a ViT-B-32 is ~600 MB in fp32: two stay resident per worker process
 
 
-def _loaded(encoder_version: EncoderVersion) -> LoadedEncoder:
+def loaded_encoder(encoder_version: EncoderVersion) -> LoadedEncoder:
+    """The version's model, loaded once per worker process (the last ``LOADED_MAX`` kept)."""
     hit = _LOADED.get(encoder_version.version)
     if hit is None:
         if len(_LOADED) >= LOADED_MAX:
@@ -303,7 +304,7 @@ def _side_vector(job: SimilarityJob, side: str, encoder_version: EncoderVersion)
         image = _open_still(sticker)
     else:
         image = _upload_still(bytes(getattr(job, f"file_{side}")), getattr(job, f"name_{side}"))
-    return embed_images(_loaded(encoder_version), [image])[0]
+    return embed_images(loaded_encoder(encoder_version), [image])[0]
 
 
 def similarity_job_run(*, job: SimilarityJob) -> SimilarityJob:

@@ -95,3 +95,64 @@ class SimilarityJob(models.Model):
 
     def __str__(self) -> str:
         return f"similarity job {self.pk} ({self.status})"
+
+
+class EncoderJob(models.Model):
+    """Work for the gpu workers split into chunks of stickers (sticker-id ranges): embedding a
+    version's stickers, or retrieving an iteration's candidate sets. Each chunk is a Celery
+    task whose result is stored when it finishes (``EncoderJobChunk``), so several workers share
+    one job and a rerun does only the chunks that are not done."""
+
+    class Kind(models.TextChoices):
+        EMBED = "embed"
+        RETRIEVE = "retrieve"
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    encoder_version = models.ForeignKey(EncoderVersion, on_delete=models.CASCADE,
+                                        related_name="jobs")
+    campaign = models.ForeignKey("annotation.Campaign", null=True, blank=True,
+                                 on_delete=models.CASCADE, related_name="encoder_jobs")
+    iteration = models.PositiveSmallIntegerField(null=True, blank=True)  # retrieval jobs
+    chunk_size = models.PositiveIntegerField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} job {self.pk} ({self.status})"
+
+
+class EncoderJobChunk(models.Model):
+    """One chunk of an EncoderJob: the stickers with ``first_id <= id <= last_id``, who ran it,
+    how often it was started, and when it finished."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    job = models.ForeignKey(EncoderJob, on_delete=models.CASCADE, related_name="chunks")
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    worker = models.CharField(max_length=200, blank=True)  # host:pid of the last run
+    runs = models.PositiveIntegerField(default=0)  # times a worker started it
+    rows = models.PositiveIntegerField(default=0)  # embeddings or candidate sets written
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    seconds = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "first_id"],
+                                               name="encoder_job_chunk_unique")]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} [{self.first_id}, {self.last_id}] ({self.status})"

@@ -70,3 +70,11 @@ def similarity_job_task(self, *, job_id: int) -> int:
         raise self.retry(countdown=0.5)
     similarity_job_run(job=job)
     return job.id
+
+
+@shared_task(acks_late=True)
+def encoder_job_chunk_task(*, chunk_id: int) -> str:
+    """Runs one chunk of an embedding or retrieval job (``encoder.job_services``)."""
+    from encoder.job_services import encoder_job_chunk_run
+
+    return encoder_job_chunk_run(chunk_id=chunk_id)
