@@ -22,7 +22,7 @@ RULES = SqlRules(
         "retrieve_skip.sql",
     ),
     # The newest migration that installs the rules; tests/game/test_sql_rules.py compares.
-    current_migration="0004_query_counts",
+    current_migration="0006_indexed_label_pick",
 )
 CURRENT_MIGRATION = RULES.current_migration
 current_text, frozen, freeze, main = RULES.current_text, RULES.frozen, RULES.freeze, RULES.main
