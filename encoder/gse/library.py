@@ -35,6 +35,7 @@ from PIL import Image
 
 from encoder.gse.data import PAIRS_HEADER, SPLITS, PairRow
 from encoder.gse.npm import REGISTRY, FetchedPackage, NpmPackage, tarball_fetch
+from encoder.gse.scorable import split_class_problem
 
 SIZE = 64  # still side in pixels: the demo GSE's image_size (demo/models/demo_encoder.json)
 SPLIT_SHARES = (0.6, 0.2)  # train, val share of the concepts; the rest is test
@@ -304,7 +305,8 @@ def library_write(out: Path, stickers: Sequence[LibrarySticker], seed: int) -> d
         positives = sum(p.label for p in pairs)
         counts[name] = {"concepts": len(splits[name]), "stickers": len(members),
                         "pairs": len(pairs), "positives": positives,
-                        "negatives": len(pairs) - positives}
+                        "negatives": len(pairs) - positives,
+                        "problem": split_class_problem(name, (p.label for p in pairs))}
     rows = sorted(stickers, key=lambda s: s.sticker_id)
     _write_csv(out / "concepts.csv",
                ["sticker_id", "concept", "style", "group", "category", "label", "split"],
@@ -319,11 +321,12 @@ def library_write(out: Path, stickers: Sequence[LibrarySticker], seed: int) -> d
 def library_build(
     *, out: str | Path, cache_dir: str | Path, registry: str = REGISTRY, size: int = SIZE,
     seed: int = 0, styles: Sequence[StyleSource] = STYLES, min_styles: int | None = None,
-    log: Log = lambda line: None,
+    max_concepts: int = 0, log: Log = lambda line: None,
 ) -> dict[str, Any]:
     """Fetches (or reads from the cache) every package, writes the library into ``out`` and
     returns its manifest (also written as ``manifest.json``). ``min_styles`` (default: all of
-    ``styles``) is how many styles a concept needs to be kept."""
+    ``styles``) is how many styles a concept needs to be kept; ``max_concepts`` (0: all)
+    keeps the first ones in emojibase order, for a quick trial."""
     min_styles = len(styles) if min_styles is None else min_styles
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -332,7 +335,7 @@ def library_build(
         fetched[package.name] = tarball_fetch(package, cache_dir=cache_dir, registry=registry)
         log(f"{package.spec}: {'cached' if fetched[package.name].from_cache else 'fetched'}, "
             f"checksum ok")
-    concepts = concepts_read(fetched[LABELS.name].path)
+    concepts = concepts_read(fetched[LABELS.name].path)[: max_concepts or None]
     artwork = {s.style: style_artwork(fetched[s.package.name].path, s) for s in styles}
     log(f"{len(concepts)} labelled concepts; artwork files: "
         + ", ".join(f"{k} {len(v)}" for k, v in artwork.items()))
@@ -340,6 +343,9 @@ def library_build(
                                      out / "images", size, min_styles)
     styles_per_concept = Counter(s.concept.key for s in stickers)
     counts = library_write(out, stickers, seed)
+    warnings = [problem for c in counts.values() if (problem := c.pop("problem"))]
+    for warning in warnings:
+        log(f"WARNING {warning}")
     (out / "NOTICE.md").write_text(notice_text(fetched, styles), encoding="utf-8")
     manifest = {
         "format": "Triple-S pairs (sticker_id,sticker_id_2,label), split by concept",
@@ -355,6 +361,7 @@ def library_build(
         "stickers": len(stickers),
         "skipped": {style: dict(c) for style, c in skipped.items()},
         "splits": counts,
+        "warnings": warnings,  # splits without both classes (too few concepts): not scorable
         "licence_files": licences_copy(fetched, out / "licenses"),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",

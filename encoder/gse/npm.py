@@ -4,8 +4,9 @@ The evaluation library is built from openly licensed emoji artwork published on 
 registry. A tarball is looked up in the registry's version document (``GET
 {registry}/{name}/{version}``), downloaded from its ``dist.tarball`` URL, checked against
 ``dist.integrity`` (Subresource Integrity, sha512) or else ``dist.shasum`` (sha1), and kept in a
-cache folder, so a second build reads nothing from the network. A cached file is verified again
-before use: a truncated download never becomes an input.
+cache folder with that checksum beside it, so a second build downloads no tarball (and works
+offline: without the registry the recorded checksum is used). A cached file is verified again
+before use: a truncated or altered file never becomes an input.
 """
 
 from __future__ import annotations
@@ -93,27 +94,40 @@ def checksum_matches(data: bytes, expected: str) -> bool:
     return False
 
 
+def _cached(path: Path, expected: str) -> bool:
+    return path.is_file() and checksum_matches(path.read_bytes(), expected)
+
+
 def tarball_fetch(
     package: NpmPackage, *, cache_dir: str | Path, registry: str = REGISTRY,
 ) -> FetchedPackage:
     """The package's tarball, verified, from the cache or else downloaded into it.
 
-    The registry's version document is always read (small), so the checksum comes from the
-    registry, never from the cache itself; a cached file that no longer matches is fetched
-    again. Raises :class:`NpmError` naming the package when the download fails or does not
-    match its checksum (nothing is cached then).
+    The checksum comes from the registry's version document; only when the registry cannot be
+    reached is the one recorded at download time (``<file>.integrity``) used for a cached file.
+    A cached file that does not match is fetched again. Raises :class:`NpmError` naming the
+    package when the download fails or does not match its checksum (nothing is cached then).
     """
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
-    document = version_document(package, registry)
+    path = cache / package.file_name
+    recorded = path.with_name(path.name + ".integrity")
+    try:
+        document = version_document(package, registry)
+    except NpmError:
+        if recorded.is_file():
+            offline = json.loads(recorded.read_text())
+            if _cached(path, offline["integrity"]):
+                return FetchedPackage(package, path, offline["integrity"], offline["licence"],
+                                      from_cache=True)
+        raise
     dist = document.get("dist") or {}
     try:
         expected = expected_checksum(dist)
     except NpmError as e:
         raise NpmError(f"{package.spec}: {e}") from e
     licence = str(document.get("license") or "")
-    path = cache / package.file_name
-    if path.is_file() and checksum_matches(path.read_bytes(), expected):
+    if _cached(path, expected):
         return FetchedPackage(package, path, expected, licence, from_cache=True)
     url = dist.get("tarball")
     if not url:
@@ -123,9 +137,10 @@ def tarball_fetch(
     except OSError as e:
         raise NpmError(f"{package.spec}: download of {url} failed ({e})") from e
     if not checksum_matches(data, expected):
-        raise NpmError(f"{package.spec}: {url} does not match its registry checksum {expected[:20]}"
-                       "...; not cached")
+        raise NpmError(f"{package.spec}: {url} does not match its registry checksum "
+                       f"{expected[:20]}...; not cached")
     partial = path.with_suffix(".part")
     partial.write_bytes(data)
     partial.replace(path)  # atomic: a killed build never leaves half a tarball under the name
+    recorded.write_text(json.dumps({"integrity": expected, "licence": licence}))
     return FetchedPackage(package, path, expected, licence, from_cache=False)

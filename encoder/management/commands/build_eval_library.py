@@ -27,6 +27,8 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0, help="split and negative draw seed")
         parser.add_argument("--min-styles", type=int, default=None,
                             help="styles a concept needs to be kept (default: all four)")
+        parser.add_argument("--max-concepts", type=int, default=0,
+                            help="keep only the first N concepts (a quick trial); 0 = all")
 
     def handle(self, *args, **opts) -> None:
         if not 16 <= opts["size"] <= 1024:
@@ -35,10 +37,11 @@ class Command(BaseCommand):
             manifest = library_build(out=opts["out"], cache_dir=opts["cache"],
                                      registry=opts["registry"], size=opts["size"],
                                      seed=opts["seed"], min_styles=opts["min_styles"],
+                                     max_concepts=opts["max_concepts"],
                                      log=self.stderr.write)
         except (NpmError, ValueError, OSError) as e:
             raise CommandError(str(e)) from e
         summary = {k: manifest[k] for k in ("concepts", "concepts_in_all_styles", "stickers",
-                                           "skipped", "splits")}
+                                           "skipped", "splits", "warnings")}
         self.stdout.write(json.dumps(summary, indent=2))
         self.stdout.write(self.style.SUCCESS(f"library written to {opts['out']}"))
