@@ -93,3 +93,33 @@ def campaign_agreement(
         "jaccard": mean_pairwise_jaccard({i: sels for i, (_, sels) in enumerate(overlapping)}),
         "alpha": krippendorff_alpha_nominal(units),
     }
+
+
+def alpha_from_totals(*, values: int, selected: int, disagreement: float) -> float | None:
+    """Krippendorff's alpha (nominal, two values) from the sums ``campaign_stats`` reads in SQL.
+
+    The same alpha as ``krippendorff_alpha_nominal`` over ``candidate_units``, from three
+    totals instead of the units: ``values`` (n, every answer's decision on every candidate of
+    an overlapping task), ``selected`` (n_1, the "selected" ones) and ``disagreement``
+    (sum over units of 2 k (m - k) / (m - 1), k of m answers selecting the candidate). With two
+    values the expected disagreement n^2 - n_0^2 - n_1^2 is 2 n_0 n_1, so a campaign's alpha is
+    a sum over tasks, computable per bucket and cumulatively without re-reading any unit.
+    """
+    if values < 2:
+        return None
+    expected = 2 * (values - selected) * selected
+    if expected == 0:
+        return None
+    return 1.0 - (values - 1) * disagreement / expected
+
+
+def task_agreement_totals(candidates: Sequence[Hashable], selections: Sequence[set]
+                          ) -> dict[str, float | int]:
+    """One overlapping task's share of the sums (pairs, Jaccard, values, selected,
+    disagreement): the reference the SQL of ``annotation.stats`` is tested against."""
+    m = len(selections)
+    pairs = list(combinations(selections, 2))
+    ks = [sum(c in s for s in selections) for c in candidates]
+    return {"pairs": len(pairs), "jaccard_sum": sum(jaccard(a, b) for a, b in pairs),
+            "values": m * len(candidates), "selected": sum(ks),
+            "disagreement": sum(2 * k * (m - k) / (m - 1) for k in ks) if m > 1 else 0.0}

@@ -6,8 +6,6 @@ Every count is a query on the rows themselves (no cached tallies: SPEC.md, Label
 from __future__ import annotations
 
 import datetime as dt
-import statistics
-from collections import defaultdict
 from functools import lru_cache
 
 from django.contrib.auth.models import AbstractBaseUser, Group
@@ -16,8 +14,8 @@ from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from annotation.agreement import campaign_agreement
-from annotation.models import Annotation, Campaign, Candidate, Lease, Skip, Sticker, Task
+from annotation.models import Annotation, Campaign, Candidate, Sticker, Task
+from annotation.stats import campaign_stats  # noqa: F401  (the API's and the page's import)
 
 ANNOTATORS_GROUP = "annotators"
 
@@ -148,100 +146,3 @@ def annotations_selected_ids(*, annotations: list[Annotation]) -> dict[int, list
         ranked.setdefault(task_id, []).append((rank, pk, name))
     return {a.pk: [name for _, pk, name in sorted(ranked.get(a.task_id, []))
                    if pk in chosen[a.pk]] for a in annotations}
-
-
-def _iteration_progress(campaign: Campaign) -> list[dict]:
-    rows = (
-        Task.objects.filter(campaign=campaign)
-        .values("iteration")
-        .annotate(
-            tasks=Count("pk", distinct=True),
-            done=Count("pk", filter=Q(status=Task.Status.DONE), distinct=True),
-        )
-        .order_by("iteration")
-    )
-    answers = dict(
-        Annotation.objects.filter(task__campaign=campaign)
-        .values_list("task__iteration")
-        .annotate(n=Count("pk"))
-    )
-    skips = dict(
-        Skip.objects.filter(task__campaign=campaign).values_list("task__iteration")
-        .annotate(n=Count("pk"))
-    )
-    return [
-        {**r, "open": r["tasks"] - r["done"], "annotations": answers.get(r["iteration"], 0),
-         "skips": skips.get(r["iteration"], 0)}
-        for r in rows
-    ]
-
-
-def _annotator_rows(campaign: Campaign) -> list[dict]:
-    durations: dict[str, list[int]] = defaultdict(list)
-    counts: dict[str, int] = defaultdict(int)
-    for username, duration in Annotation.objects.filter(task__campaign=campaign).values_list(
-        "annotator__username", "duration_ms"
-    ):
-        counts[username] += 1
-        if duration is not None:
-            durations[username].append(duration)
-    skips = dict(
-        Skip.objects.filter(task__campaign=campaign).values_list("annotator__username")
-        .annotate(n=Count("pk"))
-    )
-    names = sorted(set(counts) | set(skips))
-    return [
-        {"annotator": u, "annotations": counts.get(u, 0), "skips": skips.get(u, 0),
-         "median_ms": statistics.median(durations[u]) if durations[u] else None}
-        for u in names
-    ]
-
-
-def campaign_agreement_stats(*, campaign: Campaign) -> dict:
-    """Jaccard and Krippendorff's alpha over the campaign's tasks with 2+ answers."""
-    overlapping = (
-        Task.objects.filter(campaign=campaign)
-        .annotate(n=Count("annotations"))
-        .filter(n__gte=2)
-        .values_list("pk", flat=True)
-    )
-    task_ids = list(overlapping)
-    candidates: dict[int, list[int]] = defaultdict(list)
-    for task_id, sticker_id in Candidate.objects.filter(
-        candidate_set__task__in=task_ids
-    ).values_list("candidate_set__task", "sticker_id").order_by("rank"):
-        candidates[task_id].append(sticker_id)
-    selections: dict[int, dict[int, set]] = defaultdict(lambda: defaultdict(set))
-    for task_id, annotation_id, sticker_id in Annotation.objects.filter(
-        task__in=task_ids
-    ).values_list("task", "pk", "selected"):
-        sel = selections[task_id][annotation_id]
-        if sticker_id is not None:
-            sel.add(sticker_id)
-    return campaign_agreement(
-        (candidates[t], list(selections[t].values())) for t in task_ids
-    )
-
-
-def campaign_stats(*, campaign: Campaign, expired_limit: int = 100) -> dict:
-    """The campaign page: progress per iteration, per annotator, expired leases, agreement."""
-    now = timezone.now()
-    expired = (
-        Lease.objects.filter(task__campaign=campaign, expires_at__lte=now)
-        .select_related("task__anchor", "annotator")
-        .order_by("expires_at")
-    )
-    return {
-        "iterations": _iteration_progress(campaign),
-        "annotators": _annotator_rows(campaign),
-        "expired_leases": [
-            {"task": lease.task_id, "anchor": lease.task.anchor.sticker_id,
-             "iteration": lease.task.iteration, "annotator": lease.annotator.get_username(),
-             "expired_at": lease.expires_at}
-            for lease in expired[:expired_limit]
-        ],
-        "expired_lease_count": expired.count(),
-        "live_lease_count": Lease.objects.filter(task__campaign=campaign,
-                                                 expires_at__gt=now).count(),
-        "agreement": campaign_agreement_stats(campaign=campaign),
-    }

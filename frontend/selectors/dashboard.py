@@ -13,19 +13,15 @@ from collections import defaultdict
 from pathlib import PurePath
 from typing import Any
 
-from django.db.models import Count, Max, Min
-from django.db.models.functions import Trunc
+from django.db.models import Count
 
-from annotation.agreement import campaign_agreement
-from annotation.models import Annotation, Campaign, Candidate, Task
+from annotation.models import Campaign
+from annotation.stats import agreement_by_bucket, answer_activity, campaign_stats
 from encoder.models import EncoderVersion
 from pairbuilder.models import Pair, PairBuild, Snapshot
 
 UTC = dt.UTC
-# Buckets of the time charts: hours for a campaign of a few days, then days, then weeks, so
-# a chart never has more than a few hundred bars.
-HOURLY_UP_TO = dt.timedelta(days=3)
-DAILY_UP_TO = dt.timedelta(days=180)
+# Bucket steps and labels of the time charts (the unit is chosen in annotation.stats).
 STEP = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1), "week": dt.timedelta(weeks=1)}
 LABEL_FORMAT = {"hour": "%b %d %H:00", "day": "%b %d", "week": "week of %b %d"}
 
@@ -35,13 +31,9 @@ SCORER_LABELS = {"gse": "GSE", "base": "Base model", "pixels": "Raw pixels",
                  "phash": "Perceptual hash"}
 
 
-def _bucket_unit(first: dt.datetime, last: dt.datetime) -> str:
-    span = last - first
-    return "hour" if span <= HOURLY_UP_TO else "day" if span <= DAILY_UP_TO else "week"
-
-
 def _floor(moment: dt.datetime, unit: str) -> dt.datetime:
-    """The bucket start ``Trunc`` gives, computed here to lay out the empty buckets too."""
+    """The bucket start ``annotation.stats`` gives (its ``date_bin``), computed here to lay
+    out the empty buckets too."""
     moment = moment.astimezone(UTC)
     if unit == "hour":
         return moment.replace(minute=0, second=0, microsecond=0)
@@ -57,25 +49,23 @@ def _buckets(first: dt.datetime, last: dt.datetime, unit: str) -> list[dt.dateti
     return out
 
 
-def annotation_activity(*, campaign: Campaign) -> dict[str, Any]:
+def annotation_activity(*, campaign: Campaign, activity: dict | None = None) -> dict[str, Any]:
     """Annotations per hour (or day, or week) and per iteration, gaps filled with zeros.
 
-    Returns ``{"unit", "iterations": [1, 2], "rows": [{"start" (ISO), "label", "counts"
-    (one per iteration), "total"}]}``; no rows before the first answer.
+    ``activity`` is ``campaign_stats``'s (the page's one count of the answers); asked for
+    without it, it is read. Returns ``{"unit", "iterations": [1, 2], "rows": [{"start" (ISO),
+    "label", "counts" (one per iteration), "total"}]}``; no rows before the first answer.
     """
-    answers = Annotation.objects.filter(task__campaign=campaign)
-    span = answers.aggregate(first=Min("created_at"), last=Max("created_at"))
-    if span["first"] is None:
+    activity = activity or answer_activity(campaign=campaign)
+    if not activity["buckets"]:
         return {"unit": "hour", "iterations": [], "rows": []}
-    unit = _bucket_unit(span["first"], span["last"])
-    counts: dict[tuple[dt.datetime, int], int] = {}
-    for bucket, iteration, n in (answers.annotate(bucket=Trunc("created_at", unit, tzinfo=UTC))
-                                 .values_list("bucket", "task__iteration")
-                                 .annotate(n=Count("pk"))):
-        counts[(bucket.astimezone(UTC), iteration)] = n
+    unit = activity["unit"]
+    counts = {(b["start"].astimezone(UTC), b["iteration"]): b["answers"]
+              for b in activity["buckets"]}
     iterations = sorted({it for _, it in counts})
     rows = []
-    for start in _buckets(span["first"], span["last"], unit):
+    first, last = activity["buckets"][0]["start"], activity["buckets"][-1]["start"]
+    for start in _buckets(first, last, unit):
         per_iteration = [counts.get((start, it), 0) for it in iterations]
         rows.append({"start": start.isoformat(), "label": start.strftime(LABEL_FORMAT[unit]),
                      "counts": per_iteration, "total": sum(per_iteration)})
@@ -84,50 +74,23 @@ def annotation_activity(*, campaign: Campaign) -> dict[str, Any]:
 
 def annotator_pace(*, annotators: list[dict]) -> list[dict[str, Any]]:
     """Each annotator's volume and pace (median seconds per task), from the rows of
-    ``annotation.selectors.campaign_stats`` (the API's stats give the same figures)."""
+    ``annotation.stats.campaign_stats`` (the API's stats give the same figures)."""
     return [{"name": a["annotator"], "annotations": a["annotations"], "skips": a["skips"],
              "median_seconds": None if a["median_ms"] is None else round(a["median_ms"] / 1000, 1)}
             for a in annotators]
 
 
-def _overlapping_tasks(campaign: Campaign) -> list[tuple[dt.datetime, list[int], list[set]]]:
-    """Tasks with two or more answers: (when the last answer came, candidates, selections)."""
-    tasks = dict(Task.objects.filter(campaign=campaign).annotate(n=Count("annotations"))
-                 .filter(n__gte=2).annotate(last=Max("annotations__created_at"))
-                 .values_list("pk", "last"))
-    candidates: dict[int, list[int]] = defaultdict(list)
-    for task_id, sticker_id in (Candidate.objects.filter(candidate_set__task__in=list(tasks))
-                                .order_by("rank").values_list("candidate_set__task", "sticker_id")):
-        candidates[task_id].append(sticker_id)
-    selections: dict[int, dict[int, set]] = defaultdict(lambda: defaultdict(set))
-    for task_id, answer_id, sticker_id in (Annotation.objects.filter(task__in=list(tasks))
-                                           .values_list("task", "pk", "selected")):
-        chosen = selections[task_id][answer_id]
-        if sticker_id is not None:
-            chosen.add(sticker_id)
-    return sorted(((tasks[t], candidates[t], list(selections[t].values())) for t in tasks),
-                  key=lambda row: row[0])
-
-
-def agreement_over_time(*, campaign: Campaign) -> dict[str, Any]:
+def agreement_over_time(*, campaign: Campaign, agreement: dict | None = None) -> dict[str, Any]:
     """Agreement on overlapping tasks, bucketed by when a task got its last answer: the
     bucket's own tasks (Jaccard, alpha) and every task up to it (alpha so far). Only buckets
-    in which an overlap completed get a row."""
-    tasks = _overlapping_tasks(campaign)
-    if not tasks:
-        return {"unit": "day", "rows": []}
-    unit = _bucket_unit(tasks[0][0], tasks[-1][0])
-    by_bucket: dict[dt.datetime, list] = defaultdict(list)
-    for last, cands, sels in tasks:
-        by_bucket[_floor(last, unit)].append((cands, sels))
-    rows, so_far = [], []
-    for start in sorted(by_bucket):
-        so_far.extend(by_bucket[start])
-        here = campaign_agreement(by_bucket[start])
-        rows.append({"label": start.strftime(LABEL_FORMAT[unit]), "tasks": here["tasks"],
-                     "jaccard": _round(here["jaccard"]), "alpha": _round(here["alpha"]),
-                     "alpha_so_far": _round(campaign_agreement(so_far)["alpha"])})
-    return {"unit": unit, "rows": rows}
+    in which an overlap completed get a row. ``agreement`` is ``campaign_stats``'s
+    ``agreement_over_time`` (computed once with the page's overall agreement)."""
+    agreement = agreement or agreement_by_bucket(campaign=campaign)
+    unit = agreement["unit"]
+    return {"unit": unit, "rows": [
+        {"label": r["start"].astimezone(UTC).strftime(LABEL_FORMAT[unit]), "tasks": r["tasks"],
+         "jaccard": _round(r["jaccard"]), "alpha": _round(r["alpha"]),
+         "alpha_so_far": _round(r["alpha_so_far"])} for r in agreement["rows"]]}
 
 
 def _round(value: float | None, digits: int = 3) -> float | None:
@@ -214,12 +177,15 @@ def snapshot_models(*, campaign: Campaign) -> list[dict[str, Any]]:
     return out
 
 
-def campaign_dashboard(*, campaign: Campaign, annotators: list[dict]) -> dict[str, Any]:
-    """Everything the dashboard's charts draw; ``annotators`` are the Annotators table's rows."""
+def campaign_dashboard(*, campaign: Campaign, stats: dict | None = None) -> dict[str, Any]:
+    """Everything the dashboard's charts draw, from ``stats`` (``campaign_stats``: the tables'
+    figures, so every chart and its table show one computation); read when not given."""
+    stats = stats or campaign_stats(campaign=campaign)
     return {
-        "activity": annotation_activity(campaign=campaign),
-        "annotators": annotator_pace(annotators=annotators),
-        "agreement": agreement_over_time(campaign=campaign),
+        "activity": annotation_activity(campaign=campaign, activity=stats["activity"]),
+        "annotators": annotator_pace(annotators=stats["annotators"]),
+        "agreement": agreement_over_time(campaign=campaign,
+                                         agreement=stats["agreement_over_time"]),
         "pairs": pair_build_counts(campaign=campaign),
         "models": snapshot_models(campaign=campaign),
     }

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, render
 import encoder.selectors
 import pairbuilder.selectors
 from annotation.models import Campaign
-from annotation.selectors import campaign_stats
+from annotation.stats import campaign_stats
 from frontend.selectors.dashboard import campaign_dashboard
 
 
@@ -20,8 +20,8 @@ def campaign_detail(request: HttpRequest, name: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign, name=name)
     stats = campaign_stats(campaign=campaign)
     context = {"campaign": campaign, "stats": stats,
-               # the charts read the rows the tables show (annotators) or the same aggregates
-               "dashboard": campaign_dashboard(campaign=campaign, annotators=stats["annotators"])}
+               # the charts read the figures the tables show: one computation of each
+               "dashboard": campaign_dashboard(campaign=campaign, stats=stats)}
     # The panels' own keys; ours win on a clash so this page never loses its figures.
     context = {
         **pairbuilder.selectors.campaign_panel(campaign=campaign),

@@ -59,3 +59,30 @@ def test_campaign_agreement_uses_only_overlapping_tasks():
     assert result["tasks"] == 1
     assert result["jaccard"] == pytest.approx(0.5)
     assert result["alpha"] == pytest.approx(16 / 30)
+
+
+def test_alpha_from_totals_equals_alpha_over_the_units():
+    # given: random overlapping tasks with 2-4 answers, some selections outside the candidates
+    import random
+
+    from annotation.agreement import alpha_from_totals, task_agreement_totals
+
+    rng = random.Random(3)
+    tasks = []
+    for _ in range(40):
+        candidates = list(range(rng.randint(0, 8)))
+        selections = [set(rng.sample(range(10), rng.randint(0, 4)))
+                      for _ in range(rng.randint(2, 4))]
+        tasks.append((candidates, selections))
+    # when: the six sums per task, added up
+    sums = [task_agreement_totals(c, s) for c, s in tasks]
+    total = {k: sum(t[k] for t in sums) for k in sums[0]}
+    # then: alpha and Jaccard equal the unit-by-unit computation
+    expected = campaign_agreement(tasks)
+    assert alpha_from_totals(values=total["values"], selected=total["selected"],
+                             disagreement=total["disagreement"]) == pytest.approx(
+        expected["alpha"])
+    assert total["jaccard_sum"] / total["pairs"] == pytest.approx(expected["jaccard"])
+    # and undefined alpha stays undefined: no value, or nobody ever selected anything
+    assert alpha_from_totals(values=1, selected=0, disagreement=0.0) is None
+    assert alpha_from_totals(values=40, selected=0, disagreement=0.0) is None
