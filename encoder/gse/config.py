@@ -32,6 +32,12 @@ class TrainConfig:
     pair_loss: str = "cosine_embedding"
     pair_margin: float = 0.2  # cosine above which a negative pair is penalised
     grad_clip: float = 0.0  # max global gradient norm; 0 = off (open_clip_train default)
+    # Random affine of each training still at every step (rotation, shift, scale, white fill;
+    # no flips or colour changes: direction and colour carry meaning, e.g. hearts, arrows).
+    augment: bool = False
+    # Freeze a pretrained text tower (e.g. all-MiniLM-L6-v2 as an OpenCLIP HF text tower): only
+    # its projection learns, so a few hundred labelled stickers cannot wreck the pretrained text.
+    lock_text_tower: bool = False
     device: str = ""  # "cuda", "cpu", ...; "" picks cuda when present, else cpu
     amp: bool = True  # fp16 autocast + GradScaler on CUDA; ignored on CPU (fp32 there)
     seed: int = 0  # seeds torch, the pair shuffle and the per-step query choice

@@ -20,6 +20,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from core.errors import ApplicationError
+
 PAIRS_HEADER = ["sticker_id", "sticker_id_2", "label"]
 SPLITS = ("train", "val", "test")
 # Preprocessed pixels kept in memory per process: 3 x 224 x 224 x 4 B = 600 KB a ViT-B-32
@@ -29,8 +31,12 @@ PIXEL_CACHE_BYTES = 512 * 1024 * 1024
 ImageResolver = Callable[[str], Path | None]  # sticker_id -> still path, None if unknown
 
 
-class GseDataError(ValueError):
-    """Data a user can fix; the message names the file, split or row first."""
+class GseDataError(ApplicationError):
+    """Data a user can fix; the message names the file, split or row first. The project's one
+    error type (``core.errors``, Django-free), not a ``ValueError``: a bug is never taken for
+    bad data."""
+
+    subject = "data"
 
 
 class PairRow(NamedTuple):

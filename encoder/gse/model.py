@@ -34,6 +34,9 @@ class GseModel(nn.Module):
         self.model_config: dict[str, Any] = loaded.model_config
         self.base_version = loaded.version
         self.pretrained_identity = loaded.pretrained_identity
+        # Pooled outputs of a frozen HF text tower by token row: None unless the tower is
+        # locked (see lock_text_tower). ~8 k CLDR texts x 384 floats = 12 MB for MiniLM.
+        self._frozen_text: dict[bytes, torch.Tensor] | None = None
 
     @property
     def device(self) -> torch.device:
@@ -50,11 +53,46 @@ class GseModel(nn.Module):
 
     def encode_texts(self, tokens: torch.Tensor) -> torch.Tensor:
         """(T, L) token ids -> (T, D) unit-length text features."""
-        return F.normalize(self.clip.encode_text(tokens), dim=-1)
+        if self._frozen_text is None:
+            return F.normalize(self.clip.encode_text(tokens), dim=-1)
+        return F.normalize(self.clip.text.proj(self._frozen_pooled(tokens)), dim=-1)
+
+    @torch.no_grad()
+    def _frozen_pooled(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(T, L) token ids -> (T, H) pooled outputs of the frozen HF transformer, each text
+        computed once (in eval mode: no dropout in a tower that does not learn)."""
+        cache = self._frozen_text
+        assert cache is not None
+        keys = [row.cpu().numpy().tobytes() for row in tokens]
+        first = {key: i for i, key in reversed(list(enumerate(keys)))}  # key -> first row
+        missing = [key for key in first if key not in cache]
+        if missing:
+            text = self.clip.text
+            rows = tokens[[first[key] for key in missing]]  # (M, L)
+            was_training = text.transformer.training
+            text.transformer.eval()
+            mask = (rows != text.config.pad_token_id).long()  # (M, L)
+            pooled = text.pooler(text.transformer(input_ids=rows, attention_mask=mask), mask)
+            text.transformer.train(was_training)
+            cache.update(zip(missing, pooled, strict=True))  # key -> (H,)
+        return torch.stack([cache[key] for key in keys])  # (T, H)
 
     def logit_scale(self) -> torch.Tensor:
         """exp of CLIP's learned temperature, a scalar tensor."""
         return self.clip.logit_scale.exp()
+
+    def lock_text_tower(self) -> None:
+        """Freezes the text tower's weights except its projection to the shared space
+        (OpenCLIP's ``lock_text_tower``; for an HF tower the projection stays trainable).
+
+        A frozen HF tower (e.g. all-MiniLM-L6-v2) gives the same pooled output for a text at
+        every step, so it is computed once per text: on a CPU the 6-layer transformer was
+        most of a step's time.
+        """
+        self.clip.lock_text_tower(unlocked_layers=0, freeze_layer_norm=True)
+        text = getattr(self.clip, "text", None)
+        if hasattr(text, "pooler") and hasattr(text, "transformer"):
+            self._frozen_text = {}
 
     def clamp_logit_scale(self) -> None:
         """Keeps the temperature in CLIP's range after an optimiser step."""

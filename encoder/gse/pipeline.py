@@ -14,6 +14,7 @@ from typing import Any
 from encoder.gse.baselines import SURFACE_BASELINES
 from encoder.gse.config import TrainConfig
 from encoder.gse.data import (
+    AugmentedStickerPixels,
     ImageResolver,
     PairBatches,
     PairRow,
@@ -111,7 +112,10 @@ def gse_run(
                           groups=groups)
     surface = evaluate_baselines(baselines, test=snapshot.test, val=snapshot.val,
                                  resolver=resolver, groups=groups)
-    batches = PairBatches(train_pairs, StickerPixels(train_paths, model.preprocess), queries,
+    if config.lock_text_tower:
+        model.lock_text_tower()
+    pixels_kind = AugmentedStickerPixels if config.augment else StickerPixels
+    batches = PairBatches(train_pairs, pixels_kind(train_paths, model.preprocess), queries,
                           model.tokenizer, batch_size=config.batch_size, seed=config.seed)
 
     def on_step(step: int, total: int, loss: float) -> None:
