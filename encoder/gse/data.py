@@ -187,6 +187,42 @@ class StickerPixels:
         return torch.stack([self(s) for s in sticker_ids])
 
 
+# RECONSTRUCTED (load/errors helper, 23:05 UTC): this file's uncommitted edits were lost when
+# it was truncated by mistake; the constants and __init__ below are the lost text as far as it
+# was seen in a diff, __call__ is rebuilt. Check against your version before committing.
+# Augmentation of training stills (``TrainConfig.augment``): small enough that a sticker stays
+# itself, large enough that two drawings of a concept cannot be matched by pixel position.
+AUGMENT_DEGREES = 15.0
+AUGMENT_TRANSLATE = 0.1  # fraction of the side
+AUGMENT_SCALE = (0.8, 1.1)
+
+
+class AugmentedStickerPixels(StickerPixels):
+    """Training pixels with a fresh random affine per call; the decoded still is cached.
+
+    Randomness comes from torch's global generator, seeded by the training loop, so a CPU run
+    (no DataLoader workers) is reproducible.
+    """
+
+    def __init__(
+        self, paths: Mapping[str, Path], preprocess: Callable[[Image.Image], torch.Tensor]
+    ) -> None:
+        super().__init__(paths, preprocess)
+        from torchvision.transforms import RandomAffine
+
+        self._stills: dict[str, Image.Image] = {}
+        self.transform = RandomAffine(degrees=AUGMENT_DEGREES,
+                                      translate=(AUGMENT_TRANSLATE, AUGMENT_TRANSLATE),
+                                      scale=AUGMENT_SCALE, fill=(255, 255, 255))
+
+    def __call__(self, sticker_id: str) -> torch.Tensor:
+        """(3, H, W) float pixels of one sticker, freshly transformed."""
+        still = self._stills.get(sticker_id)
+        if still is None:
+            still = self._stills[sticker_id] = load_still(self.paths[sticker_id])
+        return self.preprocess(self.transform(still))
+
+
 class PairBatches(Dataset):
     """Item ``i`` of an epoch is one training step: pixels, query tokens and pair indices.
 
