@@ -44,7 +44,7 @@ from encoder.gse.data import (  # noqa: E402
     read_queries_csv,
     snapshot_pairs_load,
 )
-from encoder.gse.evaluate import evaluate_model  # noqa: E402
+from encoder.gse.evaluate import Evaluation, evaluate_baselines, evaluate_model  # noqa: E402
 from encoder.gse.model import gse_model_load  # noqa: E402
 from encoder.gse.pipeline import baseline_notes, gse_run  # noqa: E402
 from encoder.gse.report import compare, differences_table, write_report  # noqa: E402
@@ -97,6 +97,20 @@ def concept_groups(library: Path) -> dict[str, str]:
         return {r["sticker_id"]: r["concept"] for r in csv.DictReader(f)}
 
 
+def trained_variant(
+    out: Path, name: str, text: str, snapshot: SnapshotPairs, resolver, groups: dict,
+) -> tuple[Evaluation, dict]:
+    """A variant trained by an earlier run: its checkpoint scored again, its run facts."""
+    model = gse_model_load(str(out / f"gse-{name}.json"), str(out / name / "checkpoint.pt"),
+                           "cpu")
+    evaluation = evaluate_model(model, test=snapshot.test, val=snapshot.val, resolver=resolver,
+                                groups=groups)
+    info = json.loads((out / name / "report" / "report.json").read_text())["info"]
+    config = json.loads((out / name / "train_config.json").read_text())
+    return evaluation, {"seconds": info["seconds"], "steps": info["steps"], "config": config,
+                        "text_tower": text}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--library", default=str(REPO / "var" / "eval_library"))
@@ -108,6 +122,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--assemble", action="store_true",
+                        help="train nothing: score the variants already trained in --out")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     library, out = Path(args.library), Path(args.out)
@@ -134,6 +150,11 @@ def main() -> None:
                                   train=subsample(train_pairs, len(train_pairs) // SHORT_SHARE,
                                                   args.seed))
         config_path = out / f"gse-{name}.json"
+        if args.assemble:
+            if (out / name / "checkpoint.pt").is_file():
+                evaluations[f"GSE {name}"], runs[name] = trained_variant(
+                    out, name, text, snapshot, resolver, groups)
+            continue
         config_path.write_text(json.dumps(model_config(text)))
         started = time.monotonic()
         result = gse_run(snapshot=pairs, resolver=resolver, queries=queries,
@@ -148,6 +169,13 @@ def main() -> None:
                       "config": config.to_dict(), "text_tower": text}
         surface = surface or result.baselines
         base = base or result.base
+    if not surface:
+        surface = evaluate_baselines(tuple(SURFACE_BASELINES), test=snapshot.test,
+                                     val=snapshot.val, resolver=resolver, groups=groups)
+    if base is None:
+        base = evaluate_model(gse_model_load(str(out / "gse-full.json"), "", "cpu"),
+                              test=snapshot.test, val=snapshot.val, resolver=resolver,
+                              groups=groups)
     model = gse_model_load(str(SHIPPED / "demo_encoder.json"), str(SHIPPED / "demo_encoder.pt"),
                            "cpu")
     evaluations["shipped demo GSE"] = evaluate_model(model, test=snapshot.test, val=snapshot.val,
