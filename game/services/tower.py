@@ -22,6 +22,7 @@ from game.tower import TermVectors, text_to_image_recall, tower_rank, unit_rows
 
 # Term vectors written per INSERT: 2,000 x 512 float32 = 4 MB.
 TERM_BATCH = 2_000
+MEAN_RECALL_KS = (1, 5, 10)
 
 
 def encoder_version_active() -> EncoderVersion | None:
@@ -119,12 +120,17 @@ class EncoderRecallReport:
     queries: int
     recall: dict[int, float]
 
+    @property
+    def mean_recall(self) -> float:
+        """Mean of R@1, R@5 and R@10: the "mean recall" of CLIP-style text-to-image
+        benchmarks (StickerCLIP's, Chinese-CLIP's)."""
+        return sum(self.recall[k] for k in MEAN_RECALL_KS) / len(MEAN_RECALL_KS)
+
     def lines(self) -> list[str]:
         figures = "  ".join(f"R@{k}={v:.3f}" for k, v in self.recall.items())
-        mean = sum(self.recall.values()) / len(self.recall)
         return [f"{self.language}: text-to-sticker with encoder {self.encoder_version}: "
                 f"{self.queries} queries over {self.stickers} stickers: {figures}  "
-                f"mean recall={mean:.3f}"]
+                f"mean recall (R@1,5,10)={self.mean_recall:.3f}"]
 
 
 def query_retrieval_evaluate_encoder(*, language: str, docs: dict[str, list[str]],

@@ -62,6 +62,6 @@ def test_evaluate_with_the_encoder_reports_the_text_towers_recall(embedded):
     # the same held-out queries (two per sticker), four stickers: every target is in the top 50
     assert "8 held-out queries" in bm25_line
     assert f"encoder {version.version}: 8 queries over 4 stickers" in tower_line
-    assert "R@50=1.000" in tower_line and "mean recall=" in tower_line
+    assert "R@50=1.000" in tower_line and "mean recall (R@1,5,10)=" in tower_line
     r1 = float(tower_line.split("R@1=")[1].split()[0])
     assert 0.0 <= r1 <= 1.0
