@@ -100,3 +100,21 @@ def test_a_search_compacts_a_long_log_and_still_finds_new_queries(monkeypatch):
     queries_add(stickers[1], "fresh")
     assert [h.sticker.pk for h in search.stickers_search(text="fresh", language="en")] == [
         stickers[1].pk]
+
+
+@pytest.mark.django_db(transaction=True)  # the rebuild thread reads committed rows only
+def test_a_big_index_is_rebuilt_by_a_thread_while_the_old_one_serves(monkeypatch):
+    # given an index past the size that a request would rebuild itself
+    monkeypatch.setattr(search, "REBUILD_IN_BACKGROUND_AT", 2)
+    monkeypatch.setattr(search, "_indexes", {})
+    s = stickers_create(3)
+    queries_add(s[0], "alpha")
+    queries_add(s[1], "beta")
+    assert [h.sticker for h in search.stickers_search(text="alpha", language="en")] == [s[0]]
+    # when a query arrives
+    queries_add(s[2], "gamma")
+    # then the next search answers at once from the old index, and a thread rebuilds it
+    assert search.stickers_search(text="gamma", language="en") == []
+    search._rebuilding["en"].join(timeout=60)
+    assert [h.sticker for h in search.stickers_search(text="gamma", language="en")] == [s[2]]
+    assert not search._rebuilding["en"].is_alive()
