@@ -25,9 +25,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from annotation.errors import InputError
-from annotation.exception_handler import input_error_response
-from annotation.models import Annotation, Campaign, Task
+from annotation.models import Annotation, Campaign
 from annotation.selectors import (
     annotation_selected_ids,
     annotations_selected_ids,
@@ -232,11 +230,6 @@ def _task_id_checked(task_id: int) -> int:
     return task_id
 
 
-def _refused(exc: InputError) -> Response:
-    # 409: the request was well formed but conflicts with the task's state (lease lost, ...).
-    return input_error_response(exc, status.HTTP_409_CONFLICT)
-
-
 class PingApi(APIView):
     """The trivial endpoint: the load benchmark's baseline for the framework's own cost."""
 
@@ -272,11 +265,8 @@ class TaskNextApi(APIView):
     )
     def post(self, request: Request, name: str) -> Response:
         exclude = _query(TaskNextQuerySerializer, request)["exclude"]
-        try:
-            task = task_next(annotator=request.user, campaign_name=name,
-                             exclude_task_ids=exclude)
-        except Campaign.DoesNotExist as exc:
-            raise Http404(str(exc)) from exc
+        # An unknown campaign (Campaign.DoesNotExist) is the handler's 404.
+        task = task_next(annotator=request.user, campaign_name=name, exclude_task_ids=exclude)
         if task is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(_task_out(task))
@@ -317,16 +307,13 @@ class TaskSubmitApi(APIView):
                   "duration_ms": data["duration_ms"]}
         query = _query(SubmitQuerySerializer, request)
         next_in = query["next"]
-        try:
-            if next_in:
-                result, leased = task_submit_and_next(
-                    **answer, campaign_name=next_in, exclude_task_ids=query["exclude"])
-            else:
-                result, leased = task_submit(**answer), None
-        except (Task.DoesNotExist, Campaign.DoesNotExist) as exc:
-            raise Http404(str(exc)) from exc
-        except InputError as exc:
-            return _refused(exc)
+        # Unknown task or campaign: the handler's 404; a refused answer (no lease, lease lost,
+        # not a candidate): its ConflictError, 409 naming the field.
+        if next_in:
+            result, leased = task_submit_and_next(
+                **answer, campaign_name=next_in, exclude_task_ids=query["exclude"])
+        else:
+            result, leased = task_submit(**answer), None
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         out = _annotation_out(result.annotation, result.selected_ids)
         if next_in:
@@ -343,12 +330,7 @@ class TaskSkipApi(APIView):
         "task": serializers.IntegerField(), "skipped": serializers.BooleanField()}),
         409: ErrorSerializer})
     def post(self, request: Request, task_id: int) -> Response:
-        try:
-            task_skip(annotator=request.user, task_id=_task_id_checked(task_id))
-        except Task.DoesNotExist as exc:
-            raise Http404(str(exc)) from exc
-        except InputError as exc:
-            return _refused(exc)
+        task_skip(annotator=request.user, task_id=_task_id_checked(task_id))  # 404 / 409 as above
         return Response({"task": task_id, "skipped": True})
 
 

@@ -28,14 +28,12 @@ from encoder.gse.config import BATCH_SIZE_MAX, EPOCHS_MAX, TrainConfig
 from encoder.models import EncoderVersion, SimilarityJob
 from encoder.selectors import encoder_default_gse, encoder_version_find, encoder_version_status
 from encoder.similarity_services import (
-    EmbeddingMissing,
     similarity_job_start,
     similarity_job_status,
     similarity_job_wait,
     sticker_similarity,
     stickers_most_similar,
 )
-from encoder.spec import EncoderError
 from encoder.training_services import (
     encoder_activate_for_campaign,
     gse_train_start,
@@ -122,18 +120,13 @@ class SimilarityApi(APIView):
         data = SimilarityIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        try:
-            items = [self._item(v, side) for side in ("a", "b")]
-            model = _model(v.get("model"))
-            if all(isinstance(item, Sticker) for item in items):
-                return Response(sticker_similarity(encoder_version=model, a=items[0],
-                                                   b=items[1]))
-            job = similarity_job_start(encoder_version=model, a=items[0], b=items[1],
-                                       requested_by=request.user)
-        except EmbeddingMissing as e:
-            return _bad(str(e), status.HTTP_409_CONFLICT)
-        except (InputError, EncoderError) as e:
-            return _bad(str(e))
+        # InputError / EncoderError: the exception handler's 400; EmbeddingMissing: its 409.
+        items = [self._item(v, side) for side in ("a", "b")]
+        model = _model(v.get("model"))
+        if all(isinstance(item, Sticker) for item in items):
+            return Response(sticker_similarity(encoder_version=model, a=items[0], b=items[1]))
+        job = similarity_job_start(encoder_version=model, a=items[0], b=items[1],
+                                   requested_by=request.user)
         return _job_answer(request, similarity_job_wait(job=job,
                                                         timeout_s=settings.SIMILARITY_WAIT_S))
 
@@ -201,14 +194,9 @@ class MostSimilarApi(APIView):
         sticker = get_object_or_404(Sticker, sticker_id=sticker_id)
         query = MostSimilarQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        try:
-            row = _model(query.validated_data["model"])
-            results = stickers_most_similar(encoder_version=row, sticker=sticker,
-                                            k=query.validated_data["k"])
-        except EmbeddingMissing as e:
-            return _bad(str(e), status.HTTP_409_CONFLICT)
-        except (InputError, EncoderError) as e:
-            return _bad(str(e))
+        row = _model(query.validated_data["model"])  # 400 / 409 from the exception handler
+        results = stickers_most_similar(encoder_version=row, sticker=sticker,
+                                        k=query.validated_data["k"])
         return Response({"model": row.version, "sticker_id": sticker.sticker_id,
                          "threshold": row.threshold, "results": results})
 
@@ -256,19 +244,16 @@ class EncoderTrainApi(APIView):
         data = TrainIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = dict(data.validated_data)
-        try:
-            ref, campaign_name = v.pop("snapshot"), v.pop("campaign", None)
-            campaign = (get_object_or_404(Campaign, name=campaign_name) if campaign_name
-                        else None)
-            snapshot = (snapshot_latest(campaign=campaign) if ref == "latest"
-                        else Snapshot.objects.filter(number=int(ref)).first())
-            if snapshot is None:
-                raise InputError("snapshot", f"no snapshot {ref}")
-            base, pretrained = v.pop("base"), v.pop("pretrained")
-            row = gse_train_start(snapshot=snapshot, base_model=base, pretrained=pretrained,
-                                  config=TrainConfig(**v), actor=request.user)
-        except (InputError, EncoderError) as e:
-            return _bad(str(e))
+        ref, campaign_name = v.pop("snapshot"), v.pop("campaign", None)
+        campaign = get_object_or_404(Campaign, name=campaign_name) if campaign_name else None
+        snapshot = (snapshot_latest(campaign=campaign) if ref == "latest"
+                    else Snapshot.objects.filter(number=int(ref)).first())
+        if snapshot is None:
+            raise InputError("snapshot", f"no snapshot {ref}")
+        base, pretrained = v.pop("base"), v.pop("pretrained")
+        # a refused start (InputError, EncoderError): the exception handler's 400
+        row = gse_train_start(snapshot=snapshot, base_model=base, pretrained=pretrained,
+                              config=TrainConfig(**v), actor=request.user)
         return Response(encoder_version_status(encoder_version=row),
                         status=status.HTTP_202_ACCEPTED)
 
@@ -302,11 +287,8 @@ class CampaignEncoderActivateApi(APIView):
         row = encoder_version_find(value=body.validated_data["encoder_version"])
         if row is None:
             return _bad("encoder_version: no such encoder version")
-        try:
-            encoder_activate_for_campaign(campaign=campaign, encoder_version=row,
-                                          actor=request.user)
-        except InputError as e:
-            return _bad(str(e), status.HTTP_409_CONFLICT)
+        # a model that is not finished: ConflictError, the exception handler's 409
+        encoder_activate_for_campaign(campaign=campaign, encoder_version=row, actor=request.user)
         return Response({"campaign": campaign.name,
                          "iteration2_source": campaign.iteration2_source,
                          "iteration2_encoder_version": campaign.iteration2_encoder_version})

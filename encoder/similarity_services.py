@@ -17,7 +17,7 @@ from typing import IO, Any
 import numpy as np
 from django.contrib.auth.base_user import AbstractBaseUser
 
-from annotation.errors import InputError
+from annotation.errors import ConflictError, InputError
 from annotation.models import Sticker
 from encoder.embedding_services import EmbeddingMatrix, embeddings_load
 from encoder.models import EncoderVersion, SimilarityJob, StickerEmbedding
@@ -28,9 +28,9 @@ JOB_POLL_S = 0.05  # how often a bounded wait re-reads the job row
 StickerOrFile = Sticker | IO[bytes]
 
 
-class EmbeddingMissing(InputError):  # noqa: N818  (an InputError: the field, then why)
+class EmbeddingMissing(ConflictError):  # noqa: N818  (an InputError: the field, then why)
     """A sticker has no stored embedding under the version asked for (the embedding job has not
-    reached it): the caller waits for the job, it is not a mistake in the request."""
+    reached it): the caller waits for the job, it is not a mistake in the request (409)."""
 
 
 def _threshold(encoder_version: EncoderVersion) -> float:

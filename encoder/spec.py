@@ -10,9 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.errors import ApplicationError
 
-class EncoderError(Exception):
-    """An encoder that cannot be loaded, with a message naming the setting or file to fix."""
+
+class EncoderError(ApplicationError):
+    """An encoder that cannot be loaded, with a message naming the setting or file to fix.
+
+    The project's one error type (``core.errors``): the API answers it with a 400, commands
+    print it as one line."""
+
+    subject = "encoder"
 
 
 @dataclass(frozen=True)

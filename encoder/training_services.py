@@ -20,7 +20,7 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
-from annotation.errors import InputError
+from annotation.errors import ConflictError, InputError
 from annotation.models import Campaign, Query, Sticker
 from audit.models import AuditEvent
 from audit.services import audit_record
@@ -325,8 +325,8 @@ def encoder_activate_for_campaign(
 ) -> Campaign:
     """Makes a finished GSE the encoder of the campaign's iteration-2 retrieval."""
     if encoder_version.status != EncoderVersion.Status.DONE:
-        raise InputError(f"encoder version {encoder_version.version}",
-                         f"is {encoder_version.status}; only a finished model can be used")
+        raise ConflictError(f"encoder version {encoder_version.version}",
+                            f"is {encoder_version.status}; only a finished model can be used")
     previous = {"iteration2_source": campaign.iteration2_source,
                 "iteration2_encoder_version": campaign.iteration2_encoder_version}
     campaign.iteration2_source = Campaign.Iteration2Source.RETRAINED

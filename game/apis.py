@@ -143,12 +143,9 @@ class LabelSubmitApi(APIView):
     @extend_schema(request=GameLabelSerializer, responses={200: ANY, 201: ANY})
     def post(self, request: Request, round_id: int) -> Response:
         data = _data(GameLabelSerializer, request.data)
-        try:
-            stored = rounds.label_submit(
-                user=request.user, round_id=_round_id(round_id), queries=data["queries"],
-                language=data.get("language"), submission_id=data["submission_id"])
-        except Round.DoesNotExist as exc:
-            raise Http404(str(exc)) from None
+        stored = rounds.label_submit(
+            user=request.user, round_id=_round_id(round_id), queries=data["queries"],
+            language=data.get("language"), submission_id=data["submission_id"])
         return Response({"round_id": stored.round.pk, "status": stored.round.status,
                          "created": stored.created}, status=201 if stored.created else 200)
 
@@ -158,10 +155,7 @@ class LabelSkipApi(APIView):
 
     @extend_schema(request=None, responses=ANY)
     def post(self, request: Request, round_id: int) -> Response:
-        try:
-            round_ = rounds.label_skip(user=request.user, round_id=_round_id(round_id))
-        except Round.DoesNotExist as exc:
-            raise Http404(str(exc)) from None
+        round_ = rounds.label_skip(user=request.user, round_id=_round_id(round_id))
         return Response({"round_id": round_.pk, "status": round_.status})
 
 
@@ -189,12 +183,9 @@ class RetrieveSubmitApi(APIView):
     @extend_schema(request=GameRetrieveSerializer, responses={200: ANY, 201: ANY})
     def post(self, request: Request, round_id: int) -> Response:
         data = _data(GameRetrieveSerializer, request.data)
-        try:
-            stored = rounds.retrieve_submit(
-                user=request.user, round_id=_round_id(round_id), picks=data["picks"],
-                language=data.get("language"), submission_id=data["submission_id"])
-        except Round.DoesNotExist as exc:
-            raise Http404(str(exc)) from None
+        stored = rounds.retrieve_submit(
+            user=request.user, round_id=_round_id(round_id), picks=data["picks"],
+            language=data.get("language"), submission_id=data["submission_id"])
         return Response({**round_outcome(round_=stored.round), "created": stored.created},
                         status=201 if stored.created else 200)
 
@@ -207,12 +198,9 @@ class RetrieveSuggestApi(APIView):
     @extend_schema(request=GameSuggestSerializer, responses=ANY)
     def post(self, request: Request, round_id: int) -> Response:
         data = _data(GameSuggestSerializer, request.data)
-        try:
-            stored = rounds.retrieve_suggest(user=request.user, round_id=_round_id(round_id),
-                                             queries=data["queries"],
-                                             language=data.get("language"))
-        except Round.DoesNotExist as exc:
-            raise Http404(str(exc)) from None
+        stored = rounds.retrieve_suggest(user=request.user, round_id=_round_id(round_id),
+                                         queries=data["queries"],
+                                         language=data.get("language"))
         return Response({"round_id": round_id, "suggestions": [q.text for q in stored]})
 
 
@@ -221,10 +209,7 @@ class RetrieveSkipApi(APIView):
 
     @extend_schema(request=None, responses=ANY)
     def post(self, request: Request, round_id: int) -> Response:
-        try:
-            round_ = rounds.retrieve_skip(user=request.user, round_id=_round_id(round_id))
-        except Round.DoesNotExist as exc:
-            raise Http404(str(exc)) from None
+        round_ = rounds.retrieve_skip(user=request.user, round_id=_round_id(round_id))
         return Response({"round_id": round_.pk, "status": round_.status})
 
 
@@ -283,11 +268,8 @@ class ReviewApi(APIView):
             fixes = {int(k): v for k, v in data["fixes"].items()}
         except ValueError:
             raise InputError("fixes", "keys are round query ids") from None
-        try:
-            round_ = round_review(reviewer=request.user, round_id=_round_id(round_id),
-                                  decision=data["decision"], fixes=fixes)
-        except Round.DoesNotExist as exc:
-            raise Http404(str(exc)) from None
+        round_ = round_review(reviewer=request.user, round_id=_round_id(round_id),
+                              decision=data["decision"], fixes=fixes)
         return Response({"round_id": round_.pk, "review": round_.review})
 
 

@@ -18,8 +18,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.errors import InputError
-from annotation.exception_handler import input_error_response
 from annotation.models import Campaign
 from pairbuilder import selectors, services
 from pairbuilder.models import Pair, PairBuild, Snapshot
@@ -28,10 +26,6 @@ from pairbuilder.models import Pair, PairBuild, Snapshot
 MAX_BIGINT = 2**63 - 1  # PostgreSQL bigint: ids, OFFSET
 MAX_INTEGER = 2**31 - 1  # PostgreSQL integer: counts and thresholds stored in integer columns
 MAX_SEED = 2**32 - 1  # numpy's seeds; the split is reproducible only for a seed it takes
-
-
-def _error(exc: InputError) -> Response:
-    return input_error_response(exc)
 
 
 class BuildOutSerializer(serializers.Serializer):
@@ -103,12 +97,10 @@ class PairBuildListApi(APIView):
         campaign = get_object_or_404(Campaign, name=name)
         params = BuildStartSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        try:
-            with transaction.atomic():
-                build = services.pair_build_start(campaign=campaign,
-                                                  params=dict(params.validated_data))
-        except InputError as exc:
-            return _error(exc)
+        # A refused build (InputError) rolls back and is the exception handler's 400.
+        with transaction.atomic():
+            build = services.pair_build_start(campaign=campaign,
+                                              params=dict(params.validated_data))
         return Response(selectors.build_summary(build), status=status.HTTP_202_ACCEPTED)
 
 
@@ -166,12 +158,9 @@ class PairReviewApi(APIView):
         pair = get_object_or_404(Pair.objects.select_related("build__campaign"), pk=pair_id)
         body = ReviewSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            review = services.pair_review_decide(
-                campaign=pair.build.campaign, pair=pair, decision=body.validated_data["decision"],
-                reviewer=request.user)
-        except InputError as exc:
-            return _error(exc)
+        review = services.pair_review_decide(
+            campaign=pair.build.campaign, pair=pair, decision=body.validated_data["decision"],
+            reviewer=request.user)
         return Response({"pair_id": pair.id, "decision": review.decision,
                          "reviewer": request.user.get_username(),
                          "decided_at": review.decided_at.isoformat()})
@@ -213,13 +202,10 @@ class SnapshotListApi(APIView):
         build = None
         if data.get("build_id"):
             build = get_object_or_404(PairBuild, pk=data["build_id"], campaign=campaign)
-        try:
-            with transaction.atomic():
-                snapshot = services.snapshot_start(
-                    campaign=campaign, build=build, include_unreviewed=data["include_unreviewed"],
-                    ratios=tuple(data["ratios"]), seed=data["seed"], actor=request.user)
-        except InputError as exc:
-            return _error(exc)
+        with transaction.atomic():  # a refused snapshot: rolled back, the handler's 400
+            snapshot = services.snapshot_start(
+                campaign=campaign, build=build, include_unreviewed=data["include_unreviewed"],
+                ratios=tuple(data["ratios"]), seed=data["seed"], actor=request.user)
         return Response(selectors.snapshot_summary(snapshot), status=status.HTTP_202_ACCEPTED)
 
 

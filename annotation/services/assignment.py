@@ -23,7 +23,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.utils import timezone
 
-from annotation.errors import InputError
+from annotation.errors import ConflictError, InputError
 from annotation.models import Annotation, Campaign, Skip, Task
 
 # Rows tried per task_next call before giving up: each try is one locked row whose counts went
@@ -147,12 +147,13 @@ def _submitted(result: dict, *, annotator: AbstractBaseUser, task_id: int, submi
     if status == "no_task":
         raise Task.DoesNotExist(f"no task {task_id}")
     if status == "submission_used":
-        raise InputError("submission_id", f"{submission_id!r} was already used for task "
-                                          f"{result['task']}, not {task_id}")
+        raise ConflictError("submission_id", f"{submission_id!r} was already used for task "
+                                             f"{result['task']}, not {task_id}")
     if status == "outside":
         ids = sorted(result["ids"])
-        raise InputError("selected", f"not candidates of task {task_id}: {', '.join(ids[:5])}")
-    raise InputError(f"task {task_id}", LEASE_LOST if status == "lease_lost" else NO_LEASE)
+        raise ConflictError("selected",
+                            f"not candidates of task {task_id}: {', '.join(ids[:5])}")
+    raise ConflictError(f"task {task_id}", LEASE_LOST if status == "lease_lost" else NO_LEASE)
 
 
 def task_submit(
@@ -168,8 +169,8 @@ def task_submit(
     Idempotent: a repeat with the same ``submission_id``, or any second answer by the same
     annotator to the same task, stores nothing and returns the first answer. Marks the task
     done once it has ``campaign.annotators_per_task`` answers and releases the lease. Raises
-    ``Task.DoesNotExist`` for an unknown task, InputError for a refused answer (no lease, lease
-    lost, a sticker that is not a candidate).
+    ``Task.DoesNotExist`` for an unknown task, ConflictError (an InputError) for a refused
+    answer (no lease, lease lost, a sticker that is not a candidate).
     """
     selected, duration = _checked_answer(selected_ids, submission_id, duration_ms)
     _ids([task_id], "task")
@@ -218,7 +219,7 @@ def task_skip(*, annotator: AbstractBaseUser, task_id: int) -> Skip:
     if status == "no_task":
         raise Task.DoesNotExist(f"no task {task_id}")
     if status == "answered":
-        raise InputError(f"task {task_id}", "you already answered this task")
+        raise ConflictError(f"task {task_id}", "you already answered this task")
     if status == "no_lease":
-        raise InputError(f"task {task_id}", NO_LEASE)
+        raise ConflictError(f"task {task_id}", NO_LEASE)
     return Skip.objects.get(pk=found["skip_id"])
