@@ -18,7 +18,9 @@
 3. Times, ``--repeats`` times each in alternation, as a logged-in staff user through Django's
    test client (the whole view: queries, template, no network): GET the campaign page and GET
    the stats API. Prints the best and median wall time of each, the CPU time the PostgreSQL
-   backend and this process spent in the best one, and the query count.
+   backend and this process spent in the best one, and the query count. Parallel query
+   workers are separate processes whose CPU the backend's does not include: ``--serial``
+   turns them off, so that the backend's CPU is the whole query cost.
 
 The machine is shared with other work: the best of the repeats is the wall figure least
 disturbed, and the CPU times (the server's backend and Django's) are what the request costs
@@ -259,6 +261,8 @@ def main() -> None:
                         help="tasks answered twice (agreement), within --answers")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-fill", action="store_true", help="time the existing fill")
+    parser.add_argument("--serial", action="store_true",
+                        help="no parallel query workers: the backend's CPU is then all of it")
     args = parser.parse_args()
     url = bench_database_url()
     if not args.no_fill:
@@ -271,6 +275,11 @@ def main() -> None:
         seconds = page_fill(anchors=args.anchors, answers=args.answers, overlap=args.overlap)
         print(f"fill: {seconds:.1f} s")
         database_settle()
+    if args.serial:
+        from django.db import connection
+
+        with connection.cursor() as cur:
+            cur.execute("SET max_parallel_workers_per_gather = 0")
     times = page_times(campaign=CAMPAIGN, repeats=args.repeats)
     print(f"\n{2 * args.anchors:,} tasks, {args.answers:,} answers "
           f"({args.overlap:,} tasks answered twice), best of {args.repeats}:")
