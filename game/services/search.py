@@ -4,7 +4,8 @@ the labeler's preview, the search box and ``GET /api/stickers/search/``.
 Kept fresh as queries arrive: each search reads the language's change signature (the largest
 id and the sum of ``game.QueryChange``, a log written by triggers on ``annotation_query``, a
 handful of rows once compacted: well under a millisecond whatever the library's size) and
-rebuilds the process's index when it changed. Counting the language's queries instead, as
+rebuilds the process's index when it changed (from ``REBUILD_IN_BACKGROUND_AT`` stickers on,
+in a thread while the old index answers). Counting the language's queries instead, as
 the first version did, read every query row on every search (~14 ms at 20,000 queries, a
 third of a second at a million). A rebuild reads every query of the language once
 (StickerQueries: 1,100 stickers in about 0.1 s; 100,000 stickers with 10 queries each: see
@@ -113,12 +114,12 @@ def query_index(*, language: str, signature: tuple[int, int] | None = None) -> Q
                     name=f"search-index-{language}", daemon=True)
                 _rebuilding[language].start()
             return cached[1]
-        index = _index_build(language)
+        index = query_index_build(language)
         _indexes[language] = (signature, index)
         return index
 
 
-def _index_build(language: str) -> QueryIndex:
+def query_index_build(language: str) -> QueryIndex:
     """Reads every query of the language (streamed) and indexes them: one document per
     sticker."""
     docs: dict[int, list[str]] = defaultdict(list)
@@ -133,7 +134,7 @@ def _rebuild_in_background(language: str, signature: tuple[int, int]) -> None:
     """The thread's work: build, then swap the new index in, on the thread's own database
     connection, closed at the end."""
     try:
-        index = _index_build(language)
+        index = query_index_build(language)
         with _lock:
             _indexes[language] = (signature, index)
     except Exception:  # the next search starts another; the old index keeps serving

@@ -50,9 +50,9 @@ def term_vectors_compute(*, encoder_version: EncoderVersion, language: str,
     model: a command or a worker, never a web request."""
     from encoder.embedding_services import encoder_version_load
     from encoder.openclip import embed_texts
-    from game.services.search import query_index
+    from game.services.search import query_index_build
 
-    index = query_index(language=language)
+    index = query_index_build(language)  # fresh: every term there is now
     terms = sorted(index.retriever.vocab_dict) if index.retriever is not None else []
     terms = [t for t in terms if t and len(t) <= TermVector._meta.get_field("term").max_length]
     vectors = (embed_texts(encoder_version_load(encoder_version), terms, batch_size=batch_size)
