@@ -167,6 +167,23 @@ def _matrix(version: str) -> tuple[EmbeddingMatrix, np.ndarray]:
     return hit[1], hit[2]
 
 
+def shard_rows(dim: int) -> int | None:
+    """Library rows a retrieval holds on its device at once: RETRIEVAL_MAX_SHARD_ROWS when set,
+    else on CUDA what fits in 80% of the device's free memory beside one score chunk, else None
+    (on CPU the library is in this process's memory already)."""
+    if settings.RETRIEVAL_MAX_SHARD_ROWS:
+        return settings.RETRIEVAL_MAX_SHARD_ROWS
+    import torch
+
+    from encoder.retrieval import pick_device, shard_rows_for
+
+    device = pick_device(settings.GSE_DEVICE or None)
+    if device.type != "cuda":
+        return None
+    free, _ = torch.cuda.mem_get_info(device)
+    return shard_rows_for(int(free * 0.8), dim)
+
+
 def _embed(chunk: EncoderJobChunk) -> int:
     from encoder.embedding_services import loaded_encoder, stickers_embed
 
@@ -188,7 +205,7 @@ def _retrieve(chunk: EncoderJobChunk) -> int:
                           & (matrix.sticker_ids <= chunk.last_id))
     results = candidates_retrieve(campaign=job.campaign, iteration=job.iteration, matrix=matrix,
                                   groups=groups, anchor_rows=rows,
-                                  max_shard_rows=settings.RETRIEVAL_MAX_SHARD_ROWS or None)
+                                  max_shard_rows=shard_rows(matrix.vectors.shape[1]))
     with transaction.atomic():
         written = candidate_sets_write(campaign=job.campaign, iteration=job.iteration,
                                        version=job.encoder_version.version, matrix=matrix,

@@ -107,3 +107,34 @@ def test_a_chunk_another_worker_holds_is_left_to_it(make_stickers, tiny_version)
     # and once the other session is gone the chunk runs
     assert encoder_job_chunk_run(chunk_id=chunk.id) == "done"
     assert StickerEmbedding.objects.filter(encoder_version=tiny_version).count() == 2
+
+
+def test_the_command_starts_resumes_and_reads_a_job(make_stickers, tiny_version, capsys):
+    import json
+
+    from django.core.management import call_command
+
+    from encoder.models import EncoderJob
+
+    # given 4 stickers
+    make_stickers(4)
+    # when an embedding job is started from the command line (sent once committed: here the
+    # test's transaction never commits, so the resume is what runs it, eagerly)
+    call_command("encoder_job", "embed", "--encoder-version", tiny_version.version,
+                 "--chunk-size", "2")
+    job = EncoderJob.objects.get()
+    call_command("encoder_job", "resume", str(job.id))
+    call_command("encoder_job", "status", str(job.id))
+    # then the status line says both chunks are done
+    status = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (status["total"], status["done"], status["status"]) == (2, 2, "done")
+
+
+def test_shards_come_from_the_setting_and_none_on_cpu(settings):
+    from encoder.job_services import shard_rows
+
+    settings.RETRIEVAL_MAX_SHARD_ROWS = 1234
+    assert shard_rows(512) == 1234
+    settings.RETRIEVAL_MAX_SHARD_ROWS = 0
+    settings.GSE_DEVICE = "cpu"
+    assert shard_rows(512) is None
