@@ -98,10 +98,10 @@ def test_demo_flow_offline_with_a_worker(demo, browser, live_server, pg_broker, 
     assert len(job_requests) >= 5, timings  # 3 starts and the polls
     slow = [(url, ms) for url, ms in job_requests if ms > 1000]
     assert not slow, slow
-    # The dashboard page itself renders in about a second on a busy 2-core machine (charts
-    # over every answer): bounded apart, it is not a job and waits for none.
+    # and no page load either: the dashboard's figures are aggregate queries (annotation.stats),
+    # 190-560 ms on the busy 2-core machine (load 12), 1.1-1.2 s before them.
     pages = [(url, ms) for url, ms, kind in timings if kind == "document"]
-    assert all(ms < 3000 for _, ms in pages), pages
+    assert all(ms < 1000 for _, ms in pages), pages
 
 
 def _eventually(predicate, timeout: float = 10.0):
