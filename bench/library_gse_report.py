@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import pickle
 import sys
 import time
 from pathlib import Path
@@ -62,6 +63,11 @@ VARIANTS = {  # name -> (TrainConfig changes, text tower, schedule)
     "no-augment": ({"augment": False}, "minilm", "long"),
     "scratch-text": ({"lock_text_tower": False}, "scratch", "long"),
     "short": ({}, "minilm", "short"),
+    # The same ablations on the short schedule (what a busy 2-core machine could run in time).
+    "short-no-pair-loss": ({"pair_weight": 0.0}, "minilm", "short"),
+    "short-no-text-loss": ({"image_text_weight": 0.0}, "minilm", "short"),
+    "short-no-augment": ({"augment": False}, "minilm", "short"),
+    "short-scratch-text": ({"lock_text_tower": False}, "scratch", "short"),
 }
 SHORT_SHARE = 3  # the short schedule trains on 1/SHORT_SHARE of the pairs, one pass
 
@@ -97,14 +103,27 @@ def concept_groups(library: Path) -> dict[str, str]:
         return {r["sticker_id"]: r["concept"] for r in csv.DictReader(f)}
 
 
+def cached(path: Path, compute):
+    """``compute()``, kept in ``path`` (pickle) so a second --assemble scores only new runs."""
+    if path.is_file():
+        return pickle.loads(path.read_bytes())
+    value = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(value))
+    return value
+
+
 def trained_variant(
     out: Path, name: str, text: str, snapshot: SnapshotPairs, resolver, groups: dict,
 ) -> tuple[Evaluation, dict]:
     """A variant trained by an earlier run: its checkpoint scored again, its run facts."""
-    model = gse_model_load(str(out / f"gse-{name}.json"), str(out / name / "checkpoint.pt"),
-                           "cpu")
-    evaluation = evaluate_model(model, test=snapshot.test, val=snapshot.val, resolver=resolver,
-                                groups=groups)
+    def score() -> Evaluation:
+        model = gse_model_load(str(out / f"gse-{name}.json"),
+                               str(out / name / "checkpoint.pt"), "cpu")
+        return evaluate_model(model, test=snapshot.test, val=snapshot.val, resolver=resolver,
+                              groups=groups)
+
+    evaluation = cached(out / name / "evaluation.pkl", score)
     info = json.loads((out / name / "report" / "report.json").read_text())["info"]
     config = json.loads((out / name / "train_config.json").read_text())
     return evaluation, {"seconds": info["seconds"], "steps": info["steps"], "config": config,
@@ -122,6 +141,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--skip-baselines", action="store_true",
+                        help="train only (the surface baselines are scored by --assemble)")
     parser.add_argument("--assemble", action="store_true",
                         help="train nothing: score the variants already trained in --out")
     args = parser.parse_args()
@@ -160,7 +181,8 @@ def main() -> None:
         result = gse_run(snapshot=pairs, resolver=resolver, queries=queries,
                          base_model=str(config_path), pretrained="", config=config,
                          out_dir=out / name, groups=groups, title=f"GSE {name}",
-                         baselines=() if surface else tuple(SURFACE_BASELINES),
+                         baselines=() if surface or args.skip_baselines
+                         else tuple(SURFACE_BASELINES),
                          progress=lambda s, f, d, n=name: print(f"\r{n} {s} {f:5.1%} {d}", end=""))
         print(f"\n{name}: {time.monotonic() - started:.0f} s, test AUC "
               f"{result.gse.metrics['roc_auc']:.3f}")
@@ -169,17 +191,17 @@ def main() -> None:
                       "config": config.to_dict(), "text_tower": text}
         surface = surface or result.baselines
         base = base or result.base
-    if not surface:
-        surface = evaluate_baselines(tuple(SURFACE_BASELINES), test=snapshot.test,
-                                     val=snapshot.val, resolver=resolver, groups=groups)
-    if base is None:
-        base = evaluate_model(gse_model_load(str(out / "gse-full.json"), "", "cpu"),
-                              test=snapshot.test, val=snapshot.val, resolver=resolver,
-                              groups=groups)
-    model = gse_model_load(str(SHIPPED / "demo_encoder.json"), str(SHIPPED / "demo_encoder.pt"),
-                           "cpu")
-    evaluations["shipped demo GSE"] = evaluate_model(model, test=snapshot.test, val=snapshot.val,
-                                                     resolver=resolver, groups=groups)
+    cache = out / "assemble_cache"
+    surface = surface or cached(cache / "baselines.pkl", lambda: evaluate_baselines(
+        tuple(SURFACE_BASELINES), test=snapshot.test, val=snapshot.val, resolver=resolver,
+        groups=groups))
+    base = base or cached(cache / "base.pkl", lambda: evaluate_model(
+        gse_model_load(str(out / "gse-full.json"), "", "cpu"), test=snapshot.test,
+        val=snapshot.val, resolver=resolver, groups=groups))
+    evaluations["shipped demo GSE"] = cached(cache / "shipped.pkl", lambda: evaluate_model(
+        gse_model_load(str(SHIPPED / "demo_encoder.json"), str(SHIPPED / "demo_encoder.pt"),
+                       "cpu"), test=snapshot.test, val=snapshot.val, resolver=resolver,
+        groups=groups))
     evaluations["base (random init)"] = base
     evaluations.update(surface)
     reference = next(iter(evaluations))
