@@ -160,6 +160,7 @@ def snapshot_models(*, campaign: Campaign) -> list[dict[str, Any]]:
     snapshots = Snapshot.objects.filter(campaign=campaign, status=Snapshot.Status.DONE)
     gses = (EncoderVersion.objects.filter(snapshot__in=snapshots, kind=EncoderVersion.Kind.GSE,
                                           status=EncoderVersion.Status.DONE)
+            .select_related("snapshot").defer("snapshot__manifest")  # not every hash
             .order_by("snapshot__number", "created_at", "pk"))
     for gse in gses:
         metrics = gse.metrics or {}
