@@ -38,6 +38,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from encoder.gse.baselines import SURFACE_BASELINES  # noqa: E402
+from encoder.gse.bootstrap import verdict  # noqa: E402
 from encoder.gse.config import TrainConfig  # noqa: E402
 from encoder.gse.data import (  # noqa: E402
     SnapshotPairs,
@@ -206,6 +207,8 @@ def main() -> None:
     evaluations.update(surface)
     reference = next(iter(evaluations))
     bootstrap = compare(evaluations, reference=reference, seed=args.seed)
+    # The verdict is against the surface baselines, not against the other GSE variants.
+    bootstrap["verdict"] = verdict(bootstrap, list(surface))
     info = {"library": str(library), "train_pairs": len(train_pairs),
             "steps_per_epoch": steps_per_epoch,
             **{k: f"{len(getattr(snapshot, k))} ({sum(p.label for p in getattr(snapshot, k))} "
@@ -215,8 +218,16 @@ def main() -> None:
                          "surface baselines (test: unseen concepts)", evaluations=evaluations,
                          info=info, notes=baseline_notes(tuple(SURFACE_BASELINES)),
                          bootstrap=bootstrap)
+    short = {k: v for k, v in evaluations.items() if k.startswith("GSE short")}
+    if "GSE short" in short and len(short) > 1:  # each part off, against the same schedule
+        short_boot = compare(short, reference="GSE short", seed=args.seed)
+        with Path(files["markdown"]).open("a") as f:
+            f.write("\n## Ablations on the short schedule\n\n" + differences_table(short_boot)
+                    + "\n")
+        report = json.loads(Path(files["json"]).read_text())
+        report["bootstrap_short"] = short_boot
+        Path(files["json"]).write_text(json.dumps(report, indent=2, sort_keys=True, default=str))
     print(Path(files["markdown"]).read_text())
-    print(differences_table(bootstrap))
 
 
 if __name__ == "__main__":
