@@ -45,7 +45,6 @@ import os
 import platform
 import random
 import resource
-import secrets
 import signal
 import socket
 import subprocess
@@ -57,6 +56,8 @@ from urllib.parse import urlparse
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from bench.databases import bench_database_url, database_recreate, django_setup  # noqa: E402
 
 CANDIDATES = 20
 STICKER_POOL = 600  # candidate stickers are drawn from this many rows
@@ -87,43 +88,10 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
-def bench_database_url() -> str:
-    """``<DATABASE_URL>_bench``; with DATABASE_URL unset, on the embedded server (var/pgdata),
-    as the project itself runs."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url:
-        from config.embedded_postgres import database_url, default_pgdata, ensure_server
-
-        var_dir = Path(os.environ.get("STICKERSIM_VAR_DIR", REPO / "var"))
-        url = database_url(ensure_server(default_pgdata(var_dir)))
-    if not url.startswith(("postgres://", "postgresql://")):
-        sys.exit(f"DATABASE_URL must point at PostgreSQL, not {url!r}")
-    parsed = urlparse(url)
-    return parsed._replace(path=parsed.path + "_bench").geturl()
 
 
-def database_recreate(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin_url = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def django_setup(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ["LOG_LEVEL"] = "WARNING"
-    # gunicorn runs as in production (DEBUG off), which refuses the published development key.
-    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
-    # Plain HTTP on loopback: no TLS to redirect to (a proxy terminates it in production).
-    os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
-    import django
-
-    django.setup()
 
 
 def tasks_fill(*, name: str, anchors: list, pool: list, rng: random.Random,
@@ -562,13 +530,13 @@ def open_files_raise(connections: int) -> None:
 def main() -> None:
     args = parse_args()
     open_files_raise(args.annotators)
-    url = bench_database_url()
+    url = bench_database_url("_bench")
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPU(s); "
           f"gunicorn gthread {args.workers} workers x {args.threads} threads; "
           f"{args.annotators} simulated annotators, {args.duration:.0f} s per phase, "
           f"think {args.think_ms:.0f} ms; protocol {args.protocol}")
     database_recreate(url)
-    django_setup(url)
+    django_setup(url, production=True)
     t0 = time.perf_counter()
     campaign, users = campaign_fill(anchors=args.anchors, annotators=args.annotators,
                                     history=args.history)

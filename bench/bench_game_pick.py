@@ -32,7 +32,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.bench_search import database_recreate, django_setup  # noqa: E402
+from bench.databases import bench_database_url, database_recreate, django_setup  # noqa: E402
 
 GAME = "bench-pick"
 BLOCK = 25
@@ -130,7 +130,6 @@ def main() -> None:
     parser.add_argument("--picks", type=int, default=200, help="picks timed per rule set")
     parser.add_argument("--no-fill", action="store_true")
     args = parser.parse_args()
-    from bench.bench_search import bench_database_url
 
     url = bench_database_url("_pick")
     if not args.no_fill:

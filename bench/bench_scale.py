@@ -121,7 +121,7 @@ class Peaks:
 
 def scale_database_url(explicit: str) -> str:
     """``<url>_scale``: of ``--database-url``, DATABASE_URL or the embedded server."""
-    from bench_campaign_page import bench_database_url
+    from bench.databases import bench_database_url
 
     if explicit:
         os.environ["DATABASE_URL"] = explicit
@@ -416,7 +416,7 @@ def stage_page(campaign) -> dict:
 
 
 def run_size(n: int, args: argparse.Namespace) -> dict:
-    from bench_campaign_page import database_recreate
+    from bench.databases import database_recreate
 
     url = scale_database_url(args.database_url)
     database_recreate(url)

@@ -37,12 +37,13 @@ import random
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from bench.databases import bench_database_url, database_recreate, django_setup  # noqa: E402
 
 K = 10
 ZIPF_S = 1.1
@@ -52,39 +53,10 @@ EN_SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o"
 ZH_CHARS = [chr(0x4E00 + i) for i in range(0, 6000, 2)]
 
 
-def bench_database_url(suffix: str = "_search") -> str:
-    """``<DATABASE_URL><suffix>``; with DATABASE_URL unset, on the embedded server."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url:
-        from config.embedded_postgres import database_url, default_pgdata, ensure_server
-
-        var_dir = Path(os.environ.get("STICKERSIM_VAR_DIR", REPO / "var"))
-        url = database_url(ensure_server(default_pgdata(var_dir)))
-    if not url.startswith(("postgres://", "postgresql://")):
-        sys.exit(f"DATABASE_URL must point at PostgreSQL, not {url!r}")
-    parsed = urlparse(url)
-    return parsed._replace(path=parsed.path + suffix).geturl()
 
 
-def database_recreate(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin_url = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def django_setup(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ["LOG_LEVEL"] = "WARNING"
-    os.environ.setdefault("DJANGO_DEBUG", "1")  # the test client speaks plain HTTP
-    import django
-
-    django.setup()
 
 
 def vocabulary(language: str, size: int, rng: random.Random) -> list[str]:
@@ -262,7 +234,7 @@ def main() -> None:
     parser.add_argument("--no-fill", action="store_true", help="time the existing fill")
     args = parser.parse_args()
     languages = [lang.strip() for lang in args.languages.split(",") if lang.strip()]
-    url = bench_database_url()
+    url = bench_database_url("_search")
     if not args.no_fill:
         database_recreate(url)
     django_setup(url)

@@ -33,8 +33,8 @@ sys.path.insert(0, str(REPO))
 from bench.bench_annotate_load import (  # noqa: E402  (after the path)
     CAMPAIGN,
     campaign_fill,
-    database_recreate,
 )
+from bench.databases import database_recreate  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
