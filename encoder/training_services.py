@@ -24,6 +24,7 @@ from annotation.errors import ConflictError, InputError
 from annotation.models import Campaign, Query, Sticker
 from audit.models import AuditEvent
 from audit.services import audit_record
+from core.errors import ApplicationError
 from encoder.embedding_services import encoder_spec_for_version, encoder_spec_from_settings
 from encoder.gse.config import TrainConfig
 from encoder.gse.scorable import missing_class_reason
@@ -179,7 +180,7 @@ def gse_train_on_export(*, snapshot: Snapshot) -> EncoderVersion | None:
     try:
         config = TrainConfig.from_dict({**TrainConfig().to_dict(), **campaign.train_config})
         return gse_train_start(snapshot=snapshot, config=config)
-    except (InputError, ValueError, TypeError) as exc:
+    except ApplicationError as exc:  # TrainConfigError from the stored parameters too
         logger.warning("snapshot %s of %s is not trained on export: %s", snapshot.number,
                        campaign.name, exc)
         return None

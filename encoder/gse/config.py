@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from numbers import Integral, Real
 from typing import Any
+
+from core.errors import ApplicationError
 
 PAIR_LOSS_KINDS = ("cosine_embedding", "contrastive")
 # Bounds a run started from the page or the API must keep (the paper: 5 epochs, batch 32).
@@ -12,6 +15,16 @@ EPOCHS_MAX = 100
 # 1,024 pairs embed up to 2,048 images per step: ~190 GB at ViT-B-32 / 224 px with AMP, past
 # any single GPU; larger batches are a configuration mistake, not a wish.
 BATCH_SIZE_MAX = 1024
+
+
+INT_FIELDS = ("epochs", "batch_size", "warmup_steps", "seed", "num_workers")
+FLOAT_FIELDS = ("lr", "weight_decay", "image_text_weight", "pair_weight")
+
+
+class TrainConfigError(ApplicationError):
+    """A training parameter of the wrong type or out of its bounds (names the field)."""
+
+    subject = "train_config"
 
 
 @dataclass
@@ -48,16 +61,29 @@ class TrainConfig:
     extra_images_dirs: list[str] = field(default_factory=list)  # where extra pairs' images live
 
     def __post_init__(self) -> None:
+        # A campaign's stored train_config is JSON anyone with the admin could have edited:
+        # types first, so a bound check never meets a string (a TypeError would be a 500).
+        for name in INT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, Integral):
+                raise TrainConfigError(name, f"must be an integer, got {value!r}")
+        for name in FLOAT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, Real):
+                raise TrainConfigError(name, f"must be a number, got {value!r}")
         if self.pair_loss not in PAIR_LOSS_KINDS:
-            raise ValueError(f"pair_loss: {self.pair_loss!r} is not one of {PAIR_LOSS_KINDS}")
+            raise TrainConfigError("pair_loss", f"{self.pair_loss!r} is not one of "
+                                                f"{PAIR_LOSS_KINDS}")
         if self.image_text_weight < 0 or self.pair_weight < 0:
-            raise ValueError("image_text_weight / pair_weight: weights must be >= 0")
+            raise TrainConfigError("image_text_weight / pair_weight", "weights must be >= 0")
         if self.image_text_weight == 0 and self.pair_weight == 0:
-            raise ValueError("image_text_weight, pair_weight: both are 0, nothing to train")
+            raise TrainConfigError("image_text_weight, pair_weight",
+                                   "both are 0, nothing to train")
         if not 1 <= self.epochs <= EPOCHS_MAX:
-            raise ValueError(f"epochs: must be 1..{EPOCHS_MAX}, got {self.epochs}")
+            raise TrainConfigError("epochs", f"must be 1..{EPOCHS_MAX}, got {self.epochs}")
         if not 1 <= self.batch_size <= BATCH_SIZE_MAX:
-            raise ValueError(f"batch_size: must be 1..{BATCH_SIZE_MAX}, got {self.batch_size}")
+            raise TrainConfigError("batch_size",
+                                   f"must be 1..{BATCH_SIZE_MAX}, got {self.batch_size}")
 
     def to_dict(self) -> dict[str, Any]:
         """The exact config as JSON-ready data (recorded on the model version)."""

@@ -10,11 +10,10 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from annotation.errors import InputError
 from annotation.models import Campaign
+from core.errors import ApplicationError
 from encoder.gse.config import TrainConfig
 from encoder.selectors import encoder_version_find
-from encoder.spec import EncoderError
 from encoder.training_services import encoder_activate_for_campaign, gse_train_start
 from pairbuilder.selectors import snapshot_latest
 
@@ -34,7 +33,7 @@ def campaign_gse_train(request: HttpRequest, name: str) -> HttpResponse:
     try:  # the campaign's training parameters, as a training on export uses them
         config = TrainConfig.from_dict({**TrainConfig().to_dict(), **campaign.train_config})
         row = gse_train_start(snapshot=snapshot, config=config, actor=request.user)
-    except (InputError, EncoderError, ValueError, TypeError) as e:
+    except ApplicationError as e:  # TrainConfigError, EncoderError, InputError
         messages.error(request, str(e))
     else:
         messages.success(request, f"GSE training {row.version} queued on snapshot "
@@ -53,7 +52,7 @@ def campaign_gse_activate(request: HttpRequest, name: str) -> HttpResponse:
     try:
         encoder_activate_for_campaign(campaign=campaign, encoder_version=row,
                                       actor=request.user)
-    except InputError as e:
+    except ApplicationError as e:
         messages.error(request, str(e))
     else:
         messages.success(request, f"Iteration 2 will retrieve with {row.version}.")

@@ -160,5 +160,7 @@ def test_the_schedule_warms_up_then_decays_to_zero():
 
 
 def test_config_rejects_both_weights_zero():
-    with pytest.raises(ValueError, match="both are 0"):
+    from encoder.gse.config import TrainConfigError
+
+    with pytest.raises(TrainConfigError, match="both are 0"):
         TrainConfig(image_text_weight=0, pair_weight=0)

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import pytest
 
-from encoder.gse.config import BATCH_SIZE_MAX, EPOCHS_MAX, TrainConfig
+from encoder.gse.config import BATCH_SIZE_MAX, EPOCHS_MAX, TrainConfig, TrainConfigError
 
 
 @pytest.mark.parametrize("field,value", [("epochs", EPOCHS_MAX + 1), ("epochs", 0),
                                          ("batch_size", BATCH_SIZE_MAX + 1)])
 def test_config_refuses_out_of_bounds(field, value):
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(TrainConfigError, match=field):
         TrainConfig(**{field: value})
+
+
+@pytest.mark.parametrize("field,value", [("epochs", "5"), ("epochs", True), ("epochs", 2.5),
+                                         ("batch_size", None), ("lr", "1e-4"),
+                                         ("pair_weight", [1])])
+def test_config_refuses_wrong_types_by_name_and_not_as_a_value_error(field, value):
+    # A campaign's stored parameters are JSON: a string where a number belongs is the user's
+    # to fix (named), never a TypeError from a comparison (a 500 on the page).
+    with pytest.raises(TrainConfigError, match=field) as caught:
+        TrainConfig(**{field: value})
+    assert not isinstance(caught.value, ValueError | TypeError)
 
 
 @pytest.mark.django_db

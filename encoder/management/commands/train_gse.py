@@ -8,10 +8,8 @@ from dataclasses import fields
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from annotation.errors import InputError
+from core.errors import ApplicationError
 from encoder.gse.config import TrainConfig
-from encoder.gse.data import GseDataError
-from encoder.spec import EncoderError
 from encoder.training_services import gse_train, snapshot_latest
 from pairbuilder.models import Snapshot
 
@@ -73,7 +71,7 @@ class Command(BaseCommand):
                                 pretrained=opts["pretrained"], config=config, progress=progress)
         except Snapshot.DoesNotExist as e:
             raise CommandError(f"snapshot {opts['snapshot']}: no such snapshot") from e
-        except (ValueError, InputError, GseDataError, EncoderError) as e:
+        except ApplicationError as e:
             raise CommandError(str(e)) from e
         finally:
             progress.close()
