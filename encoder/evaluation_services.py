@@ -223,7 +223,8 @@ def table_evaluate(
                      f"{cost['total_tokens']} tokens, answers {cost['answers']}")
     gses = [name for name, m in models if isinstance(m, EncoderVersion) and name in evaluations]
     reference = gses[-1] if gses else None
-    bootstrap = compare(evaluations, reference=reference)
+    bootstrap = compare(evaluations, reference=reference,
+                        baselines=[k for k in evaluations if k not in gses])
     if reference is None:
         bootstrap["verdict"] = "No registered GSE: the table compares the other scorers only."
     table = paper_table(evaluations, bootstrap)

@@ -28,10 +28,12 @@ HISTOGRAM_COLUMNS = 3  # score histograms per figure row
 
 def compare(
     evaluations: Mapping[str, Evaluation], *, reference: str | None,
-    n_resamples: int | None = None, seed: int = 0,
+    n_resamples: int | None = None, seed: int = 0, baselines: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Paired bootstrap over the test pairs that every evaluation scored (same order), with
-    ``reference`` minus each other scorer, plus the one-line verdict against the best one."""
+    ``reference`` minus each other scorer, plus the one-line verdict against the best of
+    ``baselines`` (default: every other scorer; a table with several GSEs names its baselines,
+    so another GSE is never called "the best baseline")."""
     first = next(iter(evaluations.values()))
     for name, ev in evaluations.items():
         if not np.array_equal(ev.test.labels, first.test.labels):
@@ -40,7 +42,9 @@ def compare(
     out = paired_bootstrap({k: v.test.scores for k, v in evaluations.items()}, first.test.labels,
                            {k: v.threshold for k, v in evaluations.items()},
                            reference=reference, seed=seed, **extra)
-    out["verdict"] = verdict(out, [k for k in evaluations if k != reference])
+    if baselines is None:
+        baselines = [k for k in evaluations if k != reference]
+    out["verdict"] = verdict(out, baselines)
     return out
 
 

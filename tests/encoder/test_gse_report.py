@@ -84,3 +84,25 @@ def test_the_papers_table_marks_best_and_second_best():
     assert "| **1.000** [1.000, 1.000] |" in rows["gse"]
     assert "<u>" in rows["pixels"] and "**" not in rows["pixels"].split(" | ")[2]
     assert "**" not in rows["inverted"] and "<u>" not in rows["inverted"]
+
+
+def test_the_verdict_compares_with_the_named_baselines_only():
+    import numpy as np
+
+    from encoder.gse.evaluate import PairScores, evaluation_from_scores
+    from encoder.gse.report import compare
+
+    # given two GSEs (the newer one under test, an older better one) and one surface baseline
+    labels = np.asarray([1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+    perfect = labels * 0.8 + 0.1
+    decent = np.asarray([0.9, 0.8, 0.3, 0.7, 0.2, 0.6, 0.1, 0.2, 0.3, 0.1])
+    weak = np.asarray([0.9, 0.2, 0.3, 0.7, 0.2, 0.6, 0.8, 0.2, 0.3, 0.1])
+    evaluations = {name: evaluation_from_scores(PairScores(s, labels), threshold=0.5)
+                   for name, s in (("gse-new", decent), ("gse-old", perfect),
+                                   ("pixels", weak))}
+    # when the table names its baselines / then the older GSE is never "the best baseline"
+    named = compare(evaluations, reference="gse-new", n_resamples=50, baselines=["pixels"])
+    assert "(pixels)" in named["verdict"] and "gse-old" not in named["verdict"]
+    # and without names every other scorer counts, the older GSE included
+    every = compare(evaluations, reference="gse-new", n_resamples=50)
+    assert "(gse-old)" in every["verdict"]
