@@ -202,8 +202,8 @@ class MostSimilarApi(APIView):
 
 
 class TrainIn(serializers.Serializer):
-    """Every knob bounded here, so TrainConfig's own checks (ValueError: a programming error
-    once the API has validated) never see a value a user typed."""
+    """Every knob bounded here, with the same bounds as TrainConfig's own checks
+    (TrainConfigError), so a bad value is refused before anything is registered or queued."""
 
     snapshot = serializers.CharField(default="latest", max_length=16,
                                      help_text="number or 'latest'")
