@@ -28,10 +28,13 @@ ST = Path(sys.executable).parent / "st"
 
 
 @pytest.fixture
-def no_background_jobs(monkeypatch):
+def no_background_jobs(monkeypatch, settings):
     from celery.app.task import Task
 
     monkeypatch.setattr(Task, "apply_async", lambda self, *args, **kwargs: None)
+    # No job ever runs here: a similarity upload answers 202 at once instead of waiting its
+    # bounded 5 s for a worker, on every generated upload (minutes of the run otherwise).
+    settings.SIMILARITY_WAIT_S = 0
 
 
 @pytest.fixture
