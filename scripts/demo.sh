@@ -20,6 +20,9 @@ fi
 # killed runs again when it restarts. The text model falls back to the offline all-MiniLM-L6-v2
 # when TEXT_MODEL cannot be loaded (named in this log and on the campaign page).
 export TEXT_MODEL_FALLBACK="${TEXT_MODEL_FALLBACK:-offline}"
+# Likewise a GSE training starts from the shipped demo encoder when GSE_MODEL's weights are out
+# of reach (named in this log and in the trained model's note on the campaign page).
+export GSE_BASE_FALLBACK="${GSE_BASE_FALLBACK:-demo}"
 .venv/bin/celery -A config worker -Q default,gpu --concurrency 2 --loglevel INFO \
   --without-gossip --without-mingle --without-heartbeat &
 worker=$!

@@ -148,3 +148,27 @@ def test_most_similar_orders_ties_as_the_retrieval_does():
         assert rows.tolist() == idx[0].tolist()
         np.testing.assert_allclose(scores, ref[0], rtol=1e-5)
         assert groups[row] not in groups[rows].tolist()
+
+
+@pytest.mark.parametrize("fallback", ["demo", ""])
+def test_without_the_base_weights_the_demo_trains_from_its_shipped_encoder(
+        snapshot_row, tiny_openclip, settings, fallback):
+    # given GSE_MODEL whose pretrained weights cannot be loaded (as a hub tag without the hub)
+    settings.GSE_MODEL = tiny_openclip["config_path"]
+    settings.GSE_PRETRAINED = "/nonexistent/weights.pt"
+    settings.GSE_BASE_FALLBACK = fallback
+    # when train_gse runs from the settings' base
+    if not fallback:
+        # then outside the demo it fails, naming the weights, and the row says why
+        with pytest.raises(CommandError, match="nonexistent"):
+            call_command("train_gse", "--snapshot", "1", *TINY_TRAIN_FLAGS)
+        row = EncoderVersion.objects.get(kind=EncoderVersion.Kind.GSE)
+        assert row.status == EncoderVersion.Status.FAILED
+        return
+    call_command("train_gse", "--snapshot", "1", *TINY_TRAIN_FLAGS)
+    # then in the demo it trains from the shipped demo encoder and the model's note says so
+    row = EncoderVersion.objects.get(kind=EncoderVersion.Kind.GSE)
+    assert row.status == EncoderVersion.Status.DONE
+    assert row.pretrained.endswith("demo/models/demo_encoder.pt")
+    assert "No pretrained weights could be loaded" in row.train_config["note"]
+    assert "/nonexistent/weights.pt" in row.train_config["note"]
