@@ -128,7 +128,28 @@ def _database_url_for_test_db() -> str:
 
 
 @pytest.fixture
-def celery_worker_process(django_db_setup, django_db_blocker):
+def redis_broker() -> str:
+    """The Redis broker of the integration tests (REDIS_URL), emptied for the test.
+
+    Skips on a developer machine without REDIS_URL; in CI (``CI`` set) a missing Redis fails,
+    as a missing browser does.
+    """
+    from django.conf import settings
+
+    if not os.environ.get("REDIS_URL"):
+        message = ("no REDIS_URL: this test runs Celery workers on Redis; `make test` "
+                   "(scripts/test.sh) starts a Redis on loopback and sets it")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    import redis
+
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    return settings.CELERY_BROKER_URL
+
+
+@pytest.fixture
+def celery_worker_process(django_db_setup, django_db_blocker, redis_broker):
     """A real Celery worker (subprocess) on Redis and the test database, both queues.
 
     Only for ``integration`` tests: needs REDIS_URL (scripts/test.sh starts a Redis). Use with
@@ -136,13 +157,8 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     """
     from django.conf import settings
 
-    if not os.environ.get("REDIS_URL"):
-        pytest.skip("needs REDIS_URL (a Redis server): run scripts/test.sh")
     with django_db_blocker.unblock():
         db_url = _database_url_for_test_db()
-    import redis
-
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
     env = dict(os.environ, DATABASE_URL=db_url, DJANGO_SETTINGS_MODULE="config.settings_test")
     log = open(Path(settings.VAR_DIR) / f"celery-worker-{time.time_ns()}.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(

@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def start_worker(django_db_setup, django_db_blocker):
+def start_worker(django_db_setup, django_db_blocker, redis_broker):
     """``start_worker(name)``: a Celery worker process on the ``gpu`` queue only (solo pool, so
     the chunks run in the process the test kills), on Redis and the test database."""
     from django.conf import settings
@@ -40,11 +40,6 @@ def start_worker(django_db_setup, django_db_blocker):
     from config.celery import app
     from tests.conftest import _database_url_for_test_db
 
-    if not os.environ.get("REDIS_URL"):
-        pytest.skip("needs REDIS_URL (a Redis server): run scripts/test.sh")
-    import redis
-
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
     with django_db_blocker.unblock():
         env = dict(os.environ, DATABASE_URL=_database_url_for_test_db(),
                    DJANGO_SETTINGS_MODULE="config.settings_test", OMP_NUM_THREADS="1",
