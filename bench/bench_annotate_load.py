@@ -69,7 +69,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--annotators", type=int, default=50)
     p.add_argument("--duration", type=float, default=30.0, help="seconds per phase")
     # 24k tasks: enough that the fastest run here does not finish the campaign.
-    p.add_argument("--anchors", type=int, default=12000, help="tasks = 2 x anchors")
+    p.add_argument("--anchors", type=int, default=0,
+                   help="tasks = 2 x anchors; 0: enough that no phase runs the campaign dry "
+                        "(at least 12,000)")
     p.add_argument("--history", type=int, default=5000,
                    help="anchors of an earlier, finished campaign (2 x answered tasks)")
     # 3 x 4 on 2 cores: 2 x 2 and 4 x 1 were tried and gave the same ratio within the spread.
@@ -85,7 +87,22 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--phases", choices=("all", "paced"), default="all",
                    help="paced: only the annotators' pace (ping, then annotate), no saturation")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    return p.parse_args()
+    p.add_argument("--window", type=float, default=30.0,
+                   help="seconds per window of the over-time figures (paced phases)")
+    args = p.parse_args()
+    if not args.anchors:
+        args.anchors = anchors_for(args)
+    return args
+
+
+def anchors_for(args: argparse.Namespace) -> int:
+    """Enough anchors that the phases do not finish the campaign: a campaign that runs dry
+    turns the end of a run into "nothing left" answers, which is not the load being measured.
+    Saturation is taken at up to 450 tasks/s (above what this bench has seen on 2 cores), the
+    paced phase at one task per think time per annotator, with a third to spare."""
+    paced = args.annotators / max(args.think_ms / 1000, 0.05) * args.duration
+    saturation = 0 if args.phases == "paced" else 450 * args.duration
+    return max(12000, int(1.33 * (paced + saturation) / 2))
 
 
 
@@ -216,12 +233,14 @@ def server_start(url: str, port: int, workers: int, threads: int,
 @dataclass
 class Stats:
     latencies: dict[str, list[float]] = field(default_factory=dict)
+    finished: dict[str, list[float]] = field(default_factory=dict)  # perf_counter at the answer
     statuses: dict[str, dict[int, int]] = field(default_factory=dict)
     accepted: list[tuple[int, str, tuple[str, ...]]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     def add(self, endpoint: str, seconds: float, status: int) -> None:
         self.latencies.setdefault(endpoint, []).append(seconds)
+        self.finished.setdefault(endpoint, []).append(time.perf_counter())
         counts = self.statuses.setdefault(endpoint, {})
         counts[status] = counts.get(status, 0) + 1
 
@@ -371,14 +390,22 @@ def cpu_seconds(server_pid: int, database: str) -> dict[str, float]:
     return used
 
 
-def run_phase(target, args_for, n: int, duration: float) -> float:
-    """Runs n coroutines ``target(*args_for(i), stop)`` for ``duration`` s; the wall time."""
+def run_phase(target, args_for, n: int, duration: float, window: float = 0.0,
+              sample=None) -> float:
+    """Runs n coroutines ``target(*args_for(i), stop)`` for ``duration`` s; the wall time.
+    With ``sample``, calls it at the start and every ``window`` s (the over-time figures)."""
 
     async def phase() -> float:
         stop = asyncio.Event()
         start = time.perf_counter()
+        if sample:
+            sample()
         tasks = [asyncio.create_task(target(*args_for(i), stop)) for i in range(n)]
-        await asyncio.sleep(duration)
+        if sample and window:
+            for k in range(1, int(duration // window) + 1):
+                await asyncio.sleep(max(0.0, start + k * window - time.perf_counter()))
+                sample()
+        await asyncio.sleep(max(0.0, start + duration - time.perf_counter()))
         stop.set()
         await asyncio.wait(tasks, timeout=60)
         return time.perf_counter() - start
@@ -421,6 +448,8 @@ class Phases:
     paced_work: Stats = field(default_factory=Stats)
     seconds: dict[str, float] = field(default_factory=dict)
     cpu: dict[str, dict[str, float]] = field(default_factory=dict)  # phase -> component -> s
+    # phase -> [(perf_counter, CPU seconds so far per component)] at each window's edge
+    samples: dict[str, list[tuple[float, dict[str, float]]]] = field(default_factory=dict)
 
 
 def statistics_refresh() -> None:
@@ -457,10 +486,35 @@ def phases_run(args: argparse.Namespace, port: int, campaign: str,
     for name, (target, args_for) in plan.items():
         statistics_refresh()
         before = cpu_seconds(server_pid, database)
-        out.seconds[name] = run_phase(target, args_for, n, duration)
+        marks = out.samples.setdefault(name, [])
+        out.seconds[name] = run_phase(
+            target, args_for, n, duration, window=args.window if name.startswith("paced") else 0,
+            sample=lambda marks=marks: marks.append(
+                (time.perf_counter(), cpu_seconds(server_pid, database))))
         after = cpu_seconds(server_pid, database)
         out.cpu[name] = {k: after[k] - before[k] for k in after}
     return out
+
+
+def windows_report(phases: Phases, name: str) -> None:
+    """Requests, p95 and CPU per request of each window of a paced phase: whether the cost
+    and the latency hold over a long run (dead rows, autovacuum, growing tables) or creep."""
+    marks = phases.samples.get(name, [])
+    if len(marks) < 3:
+        return
+    stats = getattr(phases, name)
+    endpoint = "submit" if name == "paced_work" else "ping"
+    done, lat = stats.finished.get(endpoint, []), stats.latencies.get(endpoint, [])
+    print(f"  {name} over time ({endpoint}): window start s, requests, p95 ms, "
+          f"CPU ms per request gunicorn / postgres")
+    t0 = marks[0][0]
+    for (a, cpu_a), (b, cpu_b) in zip(marks, marks[1:], strict=False):
+        here = [x for x, t in zip(lat, done, strict=True) if a <= t < b]
+        if not here:
+            continue
+        per = {k: 1000 * (cpu_b[k] - cpu_a[k]) / len(here) for k in ("gunicorn", "postgres")}
+        print(f"    {a - t0:6.0f} {len(here):8} {pct(here, 95):8.1f}   "
+              f"{per['gunicorn']:.2f} / {per['postgres']:.2f}")
 
 
 def report(phases: Phases, think_ms: float) -> None:
@@ -487,6 +541,8 @@ def report(phases: Phases, think_ms: float) -> None:
         cpu = phases.cpu[name]
         print(f"  {name:<12} " + " / ".join(
             f"{1000 * cpu[k] / requests:.2f}" for k in ("gunicorn", "postgres", "client")))
+    for name in ("paced_ping", "paced_work"):
+        windows_report(phases, name)
     if "work" in s:
         submit_rps = len(phases.work.latencies.get("submit", [])) / s["work"]
         ping_rps = len(phases.ping.latencies.get("ping", [])) / s["ping"]
