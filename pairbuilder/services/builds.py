@@ -21,10 +21,7 @@ are concatenated (``rules.pairs_label_sharded``; ``bench/bench_pairbuild.py`` ru
 
 from __future__ import annotations
 
-import itertools
 import logging
-import math
-from collections.abc import Iterable, Iterator
 
 import numpy as np
 from django.conf import settings
@@ -35,12 +32,14 @@ from annotation.models import Annotation, Campaign, Candidate, Query, Sticker, T
 from pairbuilder import rules
 from pairbuilder.errors import PairBuildError
 from pairbuilder.models import Pair, PairBuild
+from pairbuilder.services.pair_copy import int_columns_copy_out, pairs_copy
 from pairbuilder.text_embedding import text_embeddings, text_model_choose
 
 logger = logging.getLogger(__name__)
 
-# Pair rows per INSERT / COPY batch: 5,000 tuples of 8 numbers, well under 1 MB.
-PAIR_INSERT_BATCH_SIZE = 5000
+# Pair rows per COPY: 500,000 rows are a 30 MB payload (62 bytes a row) and 1.5 M foreign-key
+# checks queued in PostgreSQL until the COPY ends.
+PAIR_COPY_ROWS = 500_000
 # Pair occurrences counted at once; 50M int64 keys = 400 MB (+ the sort's scratch).
 SHARD_OCCURRENCES = rules.SHARD_OCCURRENCES
 
@@ -146,22 +145,24 @@ class CampaignSets:
         self.annotation_count = annotation_count
 
 
-def _array(rows: Iterable[tuple], width: int) -> np.ndarray:
-    flat = np.fromiter((v for row in rows for v in row), dtype=np.int64)
-    return flat.reshape(-1, width)
+def _int_rows(queryset, width: int) -> np.ndarray:
+    """A ``values_list`` of ``width`` bigint columns as an (R, width) int64 array (one binary
+    COPY: no Python tuple per row, ~44 M candidate rows at a million anchors)."""
+    sql, params = queryset.query.sql_with_params()
+    return int_columns_copy_out(sql, list(params), width)
 
 
 def campaign_sets_load(*, campaign: Campaign) -> CampaignSets:
-    """Read the displayed and similar sets with four flat ``values_list`` queries."""
-    ann = _array(Annotation.objects.filter(task__campaign=campaign).order_by("id")
-                 .values_list("id", "task_id").iterator(chunk_size=20000), 2)
-    tasks = _array(Task.objects.filter(campaign=campaign).order_by("id")
-                   .values_list("id", "candidate_set_id", "anchor_id")
-                   .iterator(chunk_size=20000), 3)
-    cands = _array(Candidate.objects.filter(candidate_set__campaign=campaign)
-                   .values_list("candidate_set_id", "sticker_id").iterator(chunk_size=20000), 2)
-    sel = _array(Annotation.selected.through.objects.filter(annotation__task__campaign=campaign)
-                 .values_list("annotation_id", "sticker_id").iterator(chunk_size=20000), 2)
+    """Read the displayed and similar sets with four flat queries, each one COPY."""
+    ann = _int_rows(Annotation.objects.filter(task__campaign=campaign).order_by("id")
+                    .values_list("id", "task_id"), 2)
+    tasks = _int_rows(Task.objects.filter(campaign=campaign).order_by("id")
+                      .values_list("id", "candidate_set_id", "anchor_id"), 3)
+    cands = _int_rows(Candidate.objects.filter(candidate_set__campaign=campaign)
+                      .values_list("candidate_set_id", "sticker_id"), 2)
+    sel = _int_rows(Annotation.selected.through.objects
+                    .filter(annotation__task__campaign=campaign)
+                    .values_list("annotation_id", "sticker_id"), 2)
     annotated = np.unique(ann[:, 1])  # tasks with at least one annotation
     tasks = tasks[np.isin(tasks[:, 0], annotated)]
     # Displayed sets: one per annotated task = its candidates + its anchor.
@@ -170,6 +171,7 @@ def campaign_sets_load(*, campaign: Campaign) -> CampaignSets:
     cand_task = tasks[by_cs[np.searchsorted(tasks[by_cs, 1], cands[:, 0])], 0]
     d_group = np.concatenate([cand_task, tasks[:, 0]])
     d_member = np.concatenate([cands[:, 1], tasks[:, 2]])
+    del cands, cand_task
     # Similar sets: one per annotation = its selection + its task's anchor.
     ann_anchor = tasks[np.searchsorted(tasks[:, 0], ann[:, 1]), 2]  # tasks sorted by id
     s_group = np.concatenate([sel[:, 0], ann[:, 0]])
@@ -182,13 +184,20 @@ def campaign_sets_load(*, campaign: Campaign) -> CampaignSets:
     return CampaignSets(sticker_pks, displayed, similar, len(ann))
 
 
+# Ids per ``= ANY(%s)`` array parameter: one parameter, so the query text stays short.
+ID_ARRAY_SIZE = 100_000
+
+
 def _pks_by_sticker_id(pks: np.ndarray) -> np.ndarray:
-    """The pks reordered by sticker_id, so index order is file-name order (a < b in exports)."""
+    """The pks reordered by sticker_id, so index order is file-name order (a < b in exports).
+    Sorted here, not in SQL: Python compares code points, as the exports always have."""
     names: dict[int, str] = {}
     plist = pks.tolist()
-    for lo in range(0, len(plist), 5000):
-        names.update(Sticker.objects.filter(pk__in=plist[lo:lo + 5000])
-                     .values_list("pk", "sticker_id"))
+    with connection.cursor() as cursor:
+        for lo in range(0, len(plist), ID_ARRAY_SIZE):
+            cursor.execute(f"SELECT id, sticker_id FROM {Sticker._meta.db_table} "
+                           "WHERE id = ANY(%s)", [plist[lo:lo + ID_ARRAY_SIZE]])
+            names.update(cursor.fetchall())
     return np.array(sorted(plist, key=names.__getitem__), dtype=np.int64)
 
 
@@ -217,11 +226,13 @@ def _query_sets(sticker_pks: np.ndarray) -> rules.SetCollection:
     owner: list[int] = []
     qid: list[int] = []
     plist = sticker_pks.tolist()
-    for lo in range(0, len(plist), 5000):
-        for pk, text in Query.objects.filter(sticker_id__in=plist[lo:lo + 5000]).values_list(
-                "sticker_id", "normalized"):
-            owner.append(index[pk])
-            qid.append(vocabulary.setdefault(text, len(vocabulary)))
+    with connection.cursor() as cursor:
+        for lo in range(0, len(plist), ID_ARRAY_SIZE):
+            cursor.execute(f"SELECT sticker_id, normalized FROM {Query._meta.db_table} "
+                           "WHERE sticker_id = ANY(%s)", [plist[lo:lo + ID_ARRAY_SIZE]])
+            for pk, text in cursor:
+                owner.append(index[pk])
+                qid.append(vocabulary.setdefault(text, len(vocabulary)))
     return _csr(np.array(owner, dtype=np.int64), np.array(qid, dtype=np.int64),
                 np.arange(len(plist), dtype=np.int64))
 
@@ -244,44 +255,19 @@ def _cosine_callback(sticker_pks: np.ndarray, text_model: str) -> rules.TextCosi
 def _write(build: PairBuild, result: rules.LabelledPairs, sticker_pks: np.ndarray,
            annotation_count: int) -> None:
     """Replace the build's pairs and mark it done, all in one transaction."""
-    rows = pair_rows(build.pk, result, sticker_pks)
     with transaction.atomic():
         # The row lock serialises two deliveries of the same build: the second waits, then
         # sees "done" and writes nothing.
         if PairBuild.objects.select_for_update().get(pk=build.pk).status == "done":
             return
         Pair.objects.filter(build=build).delete()  # rows of an earlier, interrupted attempt
-        while batch := list(itertools.islice(rows, PAIR_INSERT_BATCH_SIZE)):
-            _insert_pairs(batch)
+        with connection.cursor() as cursor:
+            # The foreign keys are checked as each COPY ends, not queued to the commit: 54 M
+            # rows x 3 keys of queued checks would hold GiBs in the PostgreSQL backend.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        for lo in range(0, len(result), PAIR_COPY_ROWS):
+            pairs_copy(build.pk, result, sticker_pks, slice(lo, lo + PAIR_COPY_ROWS))
         PairBuild.objects.filter(pk=build.pk).update(
             status=PairBuild.Status.DONE, progress=1.0, counts=result.counts,
             annotation_count=annotation_count, finished_at=timezone.now(), error="")
     build.refresh_from_db()
-
-
-def pair_rows(build_pk: int, result: rules.LabelledPairs,
-              sticker_pks: np.ndarray) -> Iterator[tuple]:
-    """The Pair rows as plain tuples, converted to Python one batch at a time: whole columns
-    as lists would cost ~8 GiB at 54 M pairs (a million anchors), a batch ~1 MB."""
-    for lo in range(0, len(result), PAIR_INSERT_BATCH_SIZE):
-        part = slice(lo, lo + PAIR_INSERT_BATCH_SIZE)
-        cos = [None if math.isnan(c) else round(c, 6) for c in result.text_cosine[part].tolist()]
-        yield from zip(itertools.repeat(build_pk), sticker_pks[result.a[part]].tolist(),
-                       sticker_pks[result.b[part]].tolist(), result.label[part].tolist(),
-                       result.co_selected[part].tolist(), result.co_displayed[part].tolist(),
-                       result.query_overlap[part].tolist(), cos)
-
-
-_PAIR_COLUMNS = ("build_id", "sticker_a_id", "sticker_b_id", "label", "co_selected",
-                 "co_displayed", "query_overlap", "text_cosine")
-
-
-def _insert_pairs(rows: list[tuple]) -> None:
-    """Insert plain tuples (no model instances: building millions of them dominated the
-    build): COPY, the fastest way into PostgreSQL."""
-    table = connection.ops.quote_name(Pair._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(c) for c in _PAIR_COLUMNS)
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)

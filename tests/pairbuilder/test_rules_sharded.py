@@ -160,11 +160,32 @@ def test_sharded_matches_unsharded_and_the_reference(campaign, shard_occurrences
         assert co_d.get((int(a), int(b)), 0) == d
 
 
-def test_pair_rows_convert_batch_by_batch_to_the_same_tuples(monkeypatch):
-    # given 10 labelled pairs (the positive without text) and 3-row batches; no database
-    from pairbuilder.services import builds
+def _records_decode(payload: bytes) -> list[tuple]:
+    """Binary COPY records of Pair rows back to tuples (NULL as None), as PostgreSQL reads
+    them: field count, then (length, big-endian value) per column."""
+    kinds = (">i8", ">i8", ">i8", ">i2", ">i4", ">i4", ">i4", ">f8")
+    rows, pos = [], 0
+    while pos < len(payload):
+        assert np.frombuffer(payload, ">i2", 1, pos)[0] == len(kinds)
+        pos += 2
+        row = []
+        for kind in kinds:
+            length = int(np.frombuffer(payload, ">i4", 1, pos)[0])
+            pos += 4
+            if length == -1:
+                row.append(None)
+                continue
+            assert length == np.dtype(kind).itemsize
+            row.append(np.frombuffer(payload, kind, 1, pos)[0].item())
+            pos += length
+        rows.append(tuple(row))
+    return rows
 
-    monkeypatch.setattr(builds, "PAIR_INSERT_BATCH_SIZE", 3)
+
+def test_pair_copy_payload_holds_the_pair_rows_in_order():
+    # given 10 labelled pairs (the positive without text); no database
+    from pairbuilder.services.pair_copy import pair_copy_payload
+
     result = pairs_label_sharded(
         displayed=_unsorted([[0, 1, 2, 3, 4], [4, 3, 2, 1, 0]]),
         similar=_unsorted([[0, 1], [1, 0], [2], [3]]),
@@ -172,13 +193,36 @@ def test_pair_rows_convert_batch_by_batch_to_the_same_tuples(monkeypatch):
         text_cosine=lambda a, b: np.where((a == 0) & (b == 1), np.nan, 0.1234567),
         n_stickers=5)
     pks = np.array([50, 40, 30, 20, 10])
-    # when
-    rows = list(builds.pair_rows(9, result, pks))
-    # then one tuple per pair in (a, b) order: build, the stickers' pks, label, evidence, and
-    # the cosine rounded to 6 places or None
+    # when encoded whole and in two parts
+    whole = pair_copy_payload(9, result, pks, slice(0, None))
+    parts = (pair_copy_payload(9, result, pks, slice(0, 3))
+             + pair_copy_payload(9, result, pks, slice(3, None)))
+    # then one record per pair in (a, b) order: build, the stickers' pks, label, evidence, and
+    # the cosine rounded to 6 places or NULL
+    assert whole == parts
+    rows = _records_decode(whole)
     assert len(rows) == 10
     assert rows[0] == (9, 50, 40, 1, 2, 2, 1, None)
     assert rows[1] == (9, 50, 30, 0, 0, 2, 0, 0.123457)
     assert rows[-1] == (9, 20, 10, 0, 0, 2, 0, 0.123457)
     assert [r[1:3] for r in rows] == [(50, 40), (50, 30), (50, 20), (50, 10), (40, 30),
                                       (40, 20), (40, 10), (30, 20), (30, 10), (20, 10)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.floats(-1, 1, width=32), st.floats(-1, 1)), min_size=1,
+                max_size=50))
+def test_cosine_rounding_is_pythons_round(values):
+    # given cosines (float32 ones, as the rules give, and any float64)
+    from pairbuilder.services.pair_copy import cosine_rounded
+
+    x = np.array(values, dtype=np.float64)
+    # when rounded in bulk / then each equals Python's round(c, 6), what the text COPY wrote
+    assert cosine_rounded(x).tolist() == [round(v, 6) for v in x.tolist()]
+
+
+def test_cosine_rounding_on_exact_halves():
+    from pairbuilder.services.pair_copy import cosine_rounded
+
+    x = np.array([0.0000005, 0.0000015, 0.1234565, -0.2500005, 0.7, 0.69999949999])
+    assert cosine_rounded(x).tolist() == [round(v, 6) for v in x.tolist()]
