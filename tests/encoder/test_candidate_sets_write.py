@@ -104,3 +104,27 @@ def test_a_write_interrupted_midway_and_written_again_has_one_set_per_anchor(
         a: [c[:2] for c in v] for a, v in reference.items()}
     assert Task.objects.filter(campaign=campaign).count() == 20
     assert Candidate.objects.filter(candidate_set__campaign=campaign).count() == 60
+
+
+def test_writing_over_a_judged_anchor_is_refused_and_keeps_its_set(make_stickers,
+                                                                   django_user_model):
+    # given a written iteration and one answer on the task of anchor row 7
+    from annotation.models import Annotation
+
+    stickers = make_stickers(12)
+    campaign = campaign_create(name="judged", candidate_count=3, encoder_version="v-j")
+    matrix = _matrix(stickers, seed=2)
+    idx, scores = topk_cosine(matrix.vectors, 3)
+    result = Retrieved(np.arange(12), idx, scores, CandidateSet.RetrievalView.IMAGE)
+    write = {"campaign": campaign, "iteration": 1, "version": "v-j", "matrix": matrix,
+             "results": [result], "chunk_anchors": 5}
+    candidate_sets_write(**write)
+    judged = Task.objects.get(campaign=campaign, anchor_id=int(matrix.sticker_ids[7]))
+    Annotation.objects.create(task=judged, annotator=django_user_model.objects.create(
+        username="u"))
+    before = _stored(campaign)
+    # when written again / then the chunk holding it is refused and its set is kept
+    with pytest.raises(candidate_sets.InputError, match="already have annotations"):
+        candidate_sets_write(**write)
+    assert _stored(campaign) == before
+    assert Task.objects.filter(pk=judged.pk).exists()
