@@ -15,12 +15,13 @@ import io
 import json
 import shutil
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 
 from annotation.models import Campaign, Sticker
@@ -28,17 +29,17 @@ from audit.models import AuditEvent
 from audit.services import audit_record
 from encoder.gse.scorable import split_class_problem
 from pairbuilder.errors import PairBuildError
-from pairbuilder.models import PairBuild, Snapshot
-from pairbuilder.services.pairs_io import (
-    TRIPLE_S_HEADER,
-    build_latest,
-    build_pair_rows,
-    review_decisions,
-)
+from pairbuilder.models import Pair, PairBuild, Snapshot
+from pairbuilder.services.pair_copy import int_columns_copy_out
+from pairbuilder.services.pairs_io import TRIPLE_S_HEADER, build_latest, review_decisions
 from pairbuilder.split import SPLITS, split_by_sticker
 
 SPLIT_FILES = {"train": "pairs_train.csv", "val": "pairs_val.csv", "test": "pairs_test.csv"}
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest zip timestamp: fixed so archives are stable
+# Pair rows per CSV write: 100,000 rows are a few MB of text.
+CSV_BATCH = 100_000
+# Stickers per query for their files: 5,000 names in one IN list.
+STICKER_BATCH = 5_000
 
 
 def snapshot_params(*, include_unreviewed: bool, ratios=(0.8, 0.1, 0.1), seed: int = 0) -> dict:
@@ -123,48 +124,87 @@ def snapshot_run(*, snapshot_id: int) -> Snapshot:
     return snapshot
 
 
-def _selected_pairs(snapshot: Snapshot) -> list[tuple[str, str, int]]:
+@dataclass
+class SelectedPairs:
+    """The pairs a snapshot takes, as arrays in export order ((sticker_id, sticker_id_2) as
+    the database sorts them): no Python object per pair (54 M pairs at a million anchors)."""
+
+    names: list[str]  # sticker_id of each index, sorted
+    a: np.ndarray  # (P,) int64 index into names
+    b: np.ndarray  # (P,) int64
+    label: np.ndarray  # (P,) int64
+
+
+def _selected_pairs(snapshot: Snapshot) -> SelectedPairs:
     """Accepted pairs, plus unreviewed ones when asked; rejected pairs never."""
+    pairs = int_columns_copy_out(
+        f"SELECT sticker_a_id, sticker_b_id, label::bigint FROM {Pair._meta.db_table} "
+        "WHERE build_id = %s", [snapshot.build_id], 3)  # (P, 3)
     decisions = review_decisions(campaign=snapshot.build.campaign)
-    include_unreviewed = snapshot.params["include_unreviewed"]
-    out = []
-    for a, b, name_a, name_b, y, *_ in build_pair_rows(build=snapshot.build).iterator(
-            chunk_size=10000):
-        decision = decisions.get((a, b, y))
-        if decision == "accept" or (decision is None and include_unreviewed):
-            out.append((name_a, name_b, y))
+    accepted = _decided(pairs, {k for k, d in decisions.items() if d == "accept"})
+    if snapshot.params["include_unreviewed"]:
+        accepted |= ~_decided(pairs, set(decisions))
+    pairs = pairs[accepted]
+    pks = np.unique(pairs[:, :2])
+    by_db = _pks_by_sticker_id(pks)  # (pk, sticker_id) in the database's order
+    rank = np.empty(len(pks), dtype=np.int64)  # position of each pk in that order
+    rank[np.searchsorted(pks, np.array([pk for pk, _ in by_db], dtype=np.int64))] = np.arange(
+        len(by_db))
+    name_of = dict(by_db)
+    names = sorted(name_of.values())
+    index = {n: i for i, n in enumerate(names)}
+    py_index = np.array([index[name_of[pk]] for pk in pks.tolist()], dtype=np.int64)
+    a, b = np.searchsorted(pks, pairs[:, 0]), np.searchsorted(pks, pairs[:, 1])
+    order = np.lexsort((rank[b], rank[a]))
+    return SelectedPairs(names, py_index[a[order]], py_index[b[order]], pairs[order, 2])
+
+
+def _decided(pairs: np.ndarray, keys: set[tuple[int, int, int]]) -> np.ndarray:
+    """(P,) bool: which (sticker_a pk, sticker_b pk, label) rows are in ``keys`` (the few
+    reviewed pairs): rows whose first sticker has a review are checked one by one."""
+    out = np.zeros(len(pairs), dtype=bool)
+    maybe = np.flatnonzero(np.isin(pairs[:, 0], np.array([k[0] for k in keys],
+                                                         dtype=np.int64)))
+    for i in maybe.tolist():
+        out[i] = tuple(pairs[i].tolist()) in keys
     return out
+
+
+def _pks_by_sticker_id(pks: np.ndarray) -> list[tuple[int, str]]:
+    """(pk, sticker_id) of these stickers, ordered by sticker_id as the database sorts it (the
+    order the exports always had), in one query with one array parameter."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, sticker_id FROM {Sticker._meta.db_table} "
+                       "WHERE id = ANY(%s) ORDER BY sticker_id", [pks.tolist()])
+        return cursor.fetchall()
 
 
 def _write_files(snapshot: Snapshot, files: Path) -> dict:
     pairs = _selected_pairs(snapshot)
-    names = sorted({n for p in pairs for n in p[:2]})
-    index = {n: i for i, n in enumerate(names)}
-    a = np.array([index[p[0]] for p in pairs], dtype=np.int64)
-    b = np.array([index[p[1]] for p in pairs], dtype=np.int64)
+    names = pairs.names
     params = snapshot.params
-    split = split_by_sticker(a, b, len(names), tuple(params["ratios"]), params["seed"])
+    split = split_by_sticker(pairs.a, pairs.b, len(names), tuple(params["ratios"]),
+                             params["seed"])
     (files / "stickers").mkdir(parents=True)
     checksums: dict[str, str] = {}
     splits: dict[str, dict] = {}
     for k, name in enumerate(SPLITS):
-        rows = [p for p, s in zip(pairs, split.pair_split.tolist(), strict=True) if s == k]
-        body = io.StringIO()
-        writer = csv.writer(body, lineterminator="\n")
-        writer.writerow(TRIPLE_S_HEADER)
-        writer.writerows(rows)
-        checksums[SPLIT_FILES[name]] = _write(files / SPLIT_FILES[name], body.getvalue().encode())
-        positives = sum(r[2] for r in rows)
-        splits[name] = {"pairs": len(rows), "stickers": len({n for r in rows for n in r[:2]}),
+        rows = np.flatnonzero(split.pair_split == k)
+        checksums[SPLIT_FILES[name]] = _write_split(files / SPLIT_FILES[name], pairs, rows)
+        positives = int(pairs.label[rows].sum())
+        splits[name] = {"pairs": len(rows),
+                        "stickers": len(np.unique(np.concatenate([pairs.a[rows],
+                                                                  pairs.b[rows]]))),
                         "positive": positives, "negative": len(rows) - positives}
     warnings = split_warnings(splits, snapshot.build.counts or {})
     stickers = {}
-    for sticker in Sticker.objects.filter(sticker_id__in=names).order_by("sticker_id"):
-        stickers[sticker.sticker_id] = sticker.content_hash
-        data = _sticker_bytes(sticker)
-        if data is not None:
-            checksums[f"stickers/{sticker.sticker_id}"] = _write(
-                files / "stickers" / sticker.sticker_id, data)
+    for lo in range(0, len(names), STICKER_BATCH):
+        for sticker in Sticker.objects.filter(sticker_id__in=names[lo:lo + STICKER_BATCH]):
+            stickers[sticker.sticker_id] = sticker.content_hash
+            data = _sticker_bytes(sticker)
+            if data is not None:
+                checksums[f"stickers/{sticker.sticker_id}"] = _write(
+                    files / "stickers" / sticker.sticker_id, data)
     build = snapshot.build
     manifest = {
         "format": "triple-s",
@@ -172,7 +212,7 @@ def _write_files(snapshot: Snapshot, files: Path) -> dict:
         "build": {"params": build.params, "counts": build.counts,
                   "annotation_count": build.annotation_count},
         "split": {**params, "dropped_cross_split_pairs": split.dropped,
-                  "selected_pairs": len(pairs)},
+                  "selected_pairs": len(pairs.a)},
         "splits": splits,
         "total": {"pairs": sum(s["pairs"] for s in splits.values()),
                   "stickers": int((split.sticker_split >= 0).sum()),
@@ -215,6 +255,27 @@ def _sticker_bytes(sticker: Sticker) -> bytes | None:
             return fh.read()
     except (OSError, ValueError):
         return None
+
+
+def _write_split(path: Path, pairs: SelectedPairs, rows: np.ndarray) -> str:
+    """One split's CSV (the Triple-S header, then ``sticker_id,sticker_id_2,label`` of
+    ``rows`` in order), written and hashed ``CSV_BATCH`` rows at a time; its sha256."""
+    digest = hashlib.sha256()
+    names = pairs.names
+    with path.open("wb") as fh:
+        for lo in range(0, len(rows) + 1, CSV_BATCH):
+            body = io.StringIO()
+            writer = csv.writer(body, lineterminator="\n")
+            if lo == 0:
+                writer.writerow(TRIPLE_S_HEADER)
+            part = rows[lo:lo + CSV_BATCH]
+            writer.writerows(zip([names[i] for i in pairs.a[part].tolist()],
+                                 [names[i] for i in pairs.b[part].tolist()],
+                                 pairs.label[part].tolist(), strict=True))
+            data = body.getvalue().encode()
+            fh.write(data)
+            digest.update(data)
+    return digest.hexdigest()
 
 
 def _write(path: Path, data: bytes) -> str:
