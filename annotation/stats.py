@@ -1,12 +1,15 @@
 """Campaign statistics as aggregate queries: progress, answers over time, annotators' volume
 and pace, agreement, leases (the campaign page and ``GET /api/campaigns/<name>/stats/``).
 
-Every figure is an aggregate the database computes when the page is asked for (no cached
-tallies: SPEC.md, Label Studio #7902), each computed once per request; Python only shapes
-the few hundred aggregate rows that come back, never loops over tasks or answers. A
-campaign's answers are read through ``Annotation.campaign`` / ``iteration`` (copies of the
-task's, written by a trigger: migration 0006) and two indexes on them, so no statistic joins
-the answers to the campaign's tasks (2,000,000 on a big campaign: issue 14).
+Every count is read from tables the database keeps in the transaction of the rows they count
+(statement-level triggers: ``annotation/sql/campaign_counts.sql``, migration 0008), so no
+figure can drift from its rows (SPEC.md: counts from the database, not cached tallies; Label
+Studio #7902) and none grows with the campaign: per iteration tasks, done, skips and
+overlapping tasks; answers per hour and iteration; answers, timed answers and skips per
+annotator; the overlapping tasks themselves in hash order. A count row is split in shards
+(concurrent submits do not queue on one row lock), so each figure is a ``sum()``.
+``annotation.services.campaign_counts`` compares them with a direct count and rebuilds them.
+Python only shapes the few hundred rows that come back, never loops over tasks or answers.
 
 Agreement is computed in SQL, not by streaming the answer sets to Python: only the tasks with
 two or more answers are read (their answers, selections and candidates, through indexes),
@@ -36,26 +39,21 @@ _UNIT_SQL = """CASE WHEN {span} <= interval '3 days' THEN 'hour'
 _STEP_SQL = """CASE {unit} WHEN 'hour' THEN interval '1 hour' WHEN 'day' THEN interval '1 day'
                            ELSE interval '7 days' END"""
 
+# Tasks, done and skips per iteration (an iteration whose tasks were all deleted is gone).
 PROGRESS_SQL = """
-SELECT iteration, count(*) AS tasks, count(*) FILTER (WHERE status = 'done') AS done
-FROM annotation_task WHERE campaign_id = %(campaign)s
-GROUP BY iteration ORDER BY iteration
+SELECT iteration, sum(tasks)::bigint, sum(done)::bigint, sum(skips)::bigint
+FROM annotation_iteration_counts WHERE campaign_id = %(campaign)s
+GROUP BY iteration HAVING sum(tasks) > 0 ORDER BY iteration
 """
 
-SKIPS_SQL = """
-SELECT iteration, count(*) FROM annotation_skip WHERE campaign_id = %(campaign)s
-GROUP BY iteration
-"""
-
-# Answers per hour and iteration (one pass over the campaign's answers), then per bucket.
+# Answers per hour and iteration, then per bucket. The unit is chosen from the first and last
+# hours with answers (the span of the answers' times, to within an hour).
 ACTIVITY_SQL = f"""
 WITH hours AS (
-  SELECT iteration, date_bin('1 hour', created_at, %(origin)s) AS hour, count(*) AS n,
-         min(created_at) AS first, max(created_at) AS last
-  FROM annotation_annotation WHERE campaign_id = %(campaign)s
-  GROUP BY 1, 2
+  SELECT iteration, hour, sum(answers) AS n FROM annotation_answer_hours
+  WHERE campaign_id = %(campaign)s GROUP BY 1, 2 HAVING sum(answers) <> 0
 ), span AS (
-  SELECT {_UNIT_SQL.format(span="max(last) - min(first)")} AS unit FROM hours
+  SELECT {_UNIT_SQL.format(span="max(hour) - min(hour)")} AS unit FROM hours
 )
 SELECT span.unit, date_bin({_STEP_SQL.format(unit="span.unit")}, hour, %(origin)s) AS bucket,
        iteration, sum(n)::bigint
@@ -66,21 +64,14 @@ FROM hours, span GROUP BY 1, 2, 3 ORDER BY 2, 3
 # offset in (campaign, annotator, duration_ms) (the mean of the two middle values for an even
 # count, as statistics.median), not by sorting the durations.
 ANNOTATORS_SQL = """
-WITH answers AS (
-  SELECT annotator_id, count(*) AS n, count(duration_ms) AS timed
-  FROM annotation_annotation WHERE campaign_id = %(campaign)s GROUP BY annotator_id
-), skips AS (
-  SELECT annotator_id, count(*) AS n
-  FROM annotation_skip WHERE campaign_id = %(campaign)s GROUP BY annotator_id
-)
-SELECT u.username, coalesce(a.n, 0), coalesce(s.n, 0),
+SELECT u.username, c.answers, c.skips,
        (SELECT avg(d.duration_ms) FROM (
           SELECT x.duration_ms FROM annotation_annotation x
-          WHERE x.campaign_id = %(campaign)s AND x.annotator_id = a.annotator_id
+          WHERE x.campaign_id = %(campaign)s AND x.annotator_id = c.annotator_id
             AND x.duration_ms IS NOT NULL
-          ORDER BY x.duration_ms OFFSET (a.timed - 1) / 2 LIMIT 2 - a.timed %% 2) d)
-FROM answers a FULL JOIN skips s USING (annotator_id)
-JOIN auth_user u ON u.id = coalesce(a.annotator_id, s.annotator_id)
+          ORDER BY x.duration_ms OFFSET (c.timed - 1) / 2 LIMIT 2 - c.timed %% 2) d)
+FROM annotation_annotator_counts c JOIN auth_user u ON u.id = c.annotator_id
+WHERE c.campaign_id = %(campaign)s AND (c.answers <> 0 OR c.skips <> 0)
 ORDER BY u.username COLLATE "C"
 """
 
@@ -91,23 +82,21 @@ ORDER BY u.username COLLATE "C"
 # candidates, index probe by probe) would cost seconds per page.
 AGREEMENT_SAMPLE = 5_000
 
-# Agreement on the tasks with two or more answers, as six sums per bucket of the time the
-# task got its last answer. Per task, with m answers and k of them selecting a candidate:
+# Agreement on the tasks with two or more answers (annotation_overlap, kept by trigger: the
+# sample is its index read in hash order), as six sums per bucket of the time the task got
+# its last answer. Per task, with m answers and k of them selecting a candidate:
 # values = m x candidates, selected = sum k, disagreement = sum 2 k (m - k) / (m - 1) (the
 # nominal alpha's observed disagreement over the candidate units), and the Jaccard index of
 # every pair of answers from the sizes of their selections and the stickers they share.
 # The sampled tasks' rows are read through indexes, task by task (LATERAL ... OFFSET 0 keeps
 # the planner from scanning whole tables for them).
 AGREEMENT_SQL = f"""
-WITH overlap AS MATERIALIZED (
-  SELECT task_id, count(*) AS m, max(created_at) AS last_at
-  FROM annotation_annotation WHERE campaign_id = %(campaign)s
-  GROUP BY task_id HAVING count(*) >= 2
-), chosen AS MATERIALIZED (
+WITH chosen AS MATERIALIZED (
   SELECT o.task_id, o.m, o.last_at, t.candidate_set_id,
          (SELECT count(*) FROM annotation_candidate c
           WHERE c.candidate_set_id = t.candidate_set_id) AS candidates
-  FROM (SELECT * FROM overlap ORDER BY hashint8(task_id), task_id LIMIT %(sample)s) o
+  FROM (SELECT task_id, answers AS m, last_at FROM annotation_overlap
+        WHERE campaign_id = %(campaign)s ORDER BY hash, task_id LIMIT %(sample)s) o
   CROSS JOIN LATERAL (SELECT t.candidate_set_id FROM annotation_task t
                       WHERE t.id = o.task_id OFFSET 0) t
 ), answers AS MATERIALIZED (
@@ -146,7 +135,8 @@ WITH overlap AS MATERIALIZED (
 ), span AS (
   SELECT {_UNIT_SQL.format(span="max(last_at) - min(last_at)")} AS unit FROM per_task
 )
-SELECT span.unit, (SELECT count(*) FROM overlap),
+SELECT span.unit, (SELECT sum(overlapping)::bigint FROM annotation_iteration_counts
+                   WHERE campaign_id = %(campaign)s),
        date_bin({_STEP_SQL.format(unit="span.unit")}, last_at, %(origin)s) AS bucket,
        count(*), sum(pairs)::bigint, sum(jaccard_sum)::float8, sum(n_values)::bigint,
        sum(selected)::bigint, sum(disagreement)::float8
@@ -215,14 +205,13 @@ def annotator_rows(*, campaign: Campaign) -> list[dict[str, Any]]:
 
 def iteration_progress(*, campaign: Campaign, activity: dict[str, Any]) -> list[dict]:
     """Tasks, done, open, answers and skips per iteration; answers summed from ``activity``
-    (``answer_activity``'s buckets), so the campaign's answers are counted once."""
+    (``answer_activity``'s buckets), so the campaign's answers are read once."""
     answers: dict[int, int] = {}
     for bucket in activity["buckets"]:
         answers[bucket["iteration"]] = answers.get(bucket["iteration"], 0) + bucket["answers"]
-    skips = dict(_rows(SKIPS_SQL, campaign))
     return [{"iteration": it, "tasks": tasks, "done": done, "open": tasks - done,
-             "annotations": answers.get(it, 0), "skips": skips.get(it, 0)}
-            for it, tasks, done in _rows(PROGRESS_SQL, campaign)]
+             "annotations": answers.get(it, 0), "skips": skips}
+            for it, tasks, done, skips in _rows(PROGRESS_SQL, campaign)]
 
 
 def lease_rows(*, campaign: Campaign, expired_limit: int) -> dict[str, Any]:

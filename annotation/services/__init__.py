@@ -13,6 +13,11 @@ from annotation.services.assignment import (  # noqa: F401
     task_submit,
     task_submit_and_next,
 )
+from annotation.services.campaign_counts import (  # noqa: F401
+    CountMismatch,
+    campaign_counts_check,
+    campaign_counts_rebuild,
+)
 from annotation.services.demo import DemoImportReport, demo_library_import  # noqa: F401
 from annotation.services.queries import (  # noqa: F401
     QueryImportError,

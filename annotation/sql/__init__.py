@@ -18,8 +18,9 @@ RULES = SqlRules(
         "task_skip.sql",
         "task_submit_next.sql",
         "tasks_left.sql",
+        "campaign_counts.sql",
     ),
-    current_migration="0007_task_open_to_inlined",
+    current_migration="0008_campaign_counts",
 )
 CURRENT_MIGRATION = RULES.current_migration
 current_text, frozen, freeze, main = RULES.current_text, RULES.frozen, RULES.freeze, RULES.main
