@@ -5,13 +5,16 @@ the transaction of the rows it counts (``annotation/sql/campaign_counts.sql``, i
 this migration's frozen copy with every rule), so a figure cannot drift from its rows (SPEC:
 "counts come from the database, not from cached tallies"; Label Studio #7902). On a campaign
 of 2,000,000 tasks and 1,000,000 answers the page read every task and answer index entry to
-count them (1.7 s of PostgreSQL CPU); it now reads a few hundred rows.
+count them (1.7 s of PostgreSQL CPU); it now reads a few hundred rows, and the answers'
+``(campaign, task)`` index that those counts scanned is dropped (one index less to write per
+submitted answer).
 
 Plain tables, not models: only the triggers write them, only ``annotation.stats`` and
 ``annotation.services.campaign_counts`` read them. No foreign keys: Django's flush truncates
 the campaigns without them (a TRUNCATE trigger rebuilds the counts instead), and a deleted
 campaign's rows go with it by trigger. The existing rows are counted once here. Reversing
-drops the triggers, functions and tables and reinstalls 0007's rules.
+drops the triggers, functions and tables and reinstalls 0007's rules and 0006's trigger
+function (0008's locks an answer's task).
 """
 
 from django.db import migrations
@@ -65,6 +68,17 @@ DROP TABLE IF EXISTS annotation_overlap, annotation_annotator_counts, annotation
   annotation_iteration_counts;
 """
 
+# Migration 0006's trigger function as it was (0008 adds the answer's lock on its task).
+TASK_COPY_0006 = """
+CREATE OR REPLACE FUNCTION annotation_annotation_task_copy() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  SELECT t.campaign_id, t.iteration INTO NEW.campaign_id, NEW.iteration
+    FROM annotation_task t WHERE t.id = NEW.task_id;
+  RETURN NEW;
+END $$;
+"""
+
 RULES_REVERSE = """
 DROP TRIGGER IF EXISTS annotation_task_inserted_counted ON annotation_task;
 DROP TRIGGER IF EXISTS annotation_task_updated_counted ON annotation_task;
@@ -85,7 +99,7 @@ DROP FUNCTION IF EXISTS annotation_tasks_counted(), annotation_answers_counted()
   annotation_overlap_refresh(bigint[]), annotation_counts_rebuild(bigint),
   annotation_counts_direct_iterations(bigint), annotation_counts_direct_hours(bigint),
   annotation_counts_direct_annotators(bigint), annotation_counts_direct_overlap(bigint);
-""" + frozen("0007_task_open_to_inlined")
+""" + frozen("0007_task_open_to_inlined") + TASK_COPY_0006
 
 BACKFILL = "SELECT annotation_counts_rebuild(NULL);"
 
@@ -94,6 +108,8 @@ class Migration(migrations.Migration):
     dependencies = [("annotation", "0007_task_open_to_inlined")]
 
     operations = [
+        # The statistics read the counts now; one index less to write per answer.
+        migrations.RemoveIndex(model_name="annotation", name="annotation_campaign_task_idx"),
         migrations.RunSQL(TABLES, reverse_sql=TABLES_REVERSE),
         migrations.RunSQL(frozen("0008_campaign_counts"), reverse_sql=RULES_REVERSE),
         migrations.RunSQL(BACKFILL, reverse_sql=migrations.RunSQL.noop),

@@ -34,6 +34,12 @@ BEGIN
     ON CONFLICT (campaign_id, iteration, shard)
       DO UPDATE SET tasks = c.tasks + EXCLUDED.tasks, done = c.done + EXCLUDED.done;
   ELSE
+    -- Most updates change no status (annotation_task_refresh's held_until): the same
+    -- (campaign, iteration, status) rows before and after, nothing to write.
+    IF NOT EXISTS (SELECT n.campaign_id, n.iteration, n.status FROM new_rows n
+                   EXCEPT ALL SELECT o.campaign_id, o.iteration, o.status FROM old_rows o) THEN
+      RETURN NULL;
+    END IF;
     INSERT INTO annotation_iteration_counts AS c (campaign_id, iteration, shard, tasks, done)
     SELECT d.campaign_id, d.iteration, pg_backend_pid() % 16, sum(d.tasks), sum(d.done)
     FROM (SELECT n.campaign_id, n.iteration, 1 AS tasks, (n.status = 'done')::int AS done
@@ -49,21 +55,21 @@ END
 $fn$;
 
 -- The overlap rows and the overlapping counts of tasks p_tasks, recomputed from their answers
--- after a change to those answers. The caller has locked the tasks' rows (the submit holds
--- them already), in an earlier statement: two transactions adding the second answer to one
--- task would otherwise each count one answer, in snapshots that miss the other's, and neither
--- would record the overlap.
+-- after a change to those answers. The caller has locked the tasks' rows in an earlier
+-- statement (see annotation_annotation_task_copy).
 CREATE OR REPLACE FUNCTION annotation_overlap_refresh(p_tasks bigint[]) RETURNS void
 LANGUAGE plpgsql AS $fn$
 BEGIN
   WITH now_rows AS MATERIALIZED (
-    SELECT a.task_id, min(a.campaign_id) AS campaign_id, min(a.iteration) AS iteration,
-           count(*) AS answers, max(a.created_at) AS last_at
-    FROM annotation_annotation a WHERE a.task_id = ANY(p_tasks)
-    GROUP BY a.task_id HAVING count(*) >= 2
+    SELECT x.id AS task_id, a.campaign_id, a.iteration, a.answers, a.last_at
+    FROM unnest(p_tasks) x (id) CROSS JOIN LATERAL (
+      SELECT min(a.campaign_id) AS campaign_id, min(a.iteration) AS iteration,
+             count(*) AS answers, max(a.created_at) AS last_at
+      FROM annotation_annotation a WHERE a.task_id = x.id) a
+    WHERE a.answers >= 2
   ), before AS MATERIALIZED (
-    SELECT o.task_id, o.campaign_id, o.iteration FROM annotation_overlap o
-    WHERE o.task_id = ANY(p_tasks)
+    SELECT o.task_id, o.campaign_id, o.iteration
+    FROM unnest(p_tasks) x (id) JOIN annotation_overlap o ON o.task_id = x.id
   ), kept AS (
     INSERT INTO annotation_overlap AS o (task_id, campaign_id, iteration, answers, last_at,
                                          hash)
@@ -90,13 +96,32 @@ BEGIN
 END
 $fn$;
 
+-- Migration 0006's copy of the task's campaign and iteration onto each answer and skip, now
+-- also locking the task's row for an answer (the submit holds it already): two transactions
+-- adding the second answer to one task would otherwise each count one answer, in snapshots
+-- that miss the other's, and neither would record the overlap. The lock is taken before the
+-- row is written, so the statement trigger below, whose statements see what the lock waited
+-- for, needs no statement of its own to take it.
+CREATE OR REPLACE FUNCTION annotation_annotation_task_copy() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF TG_TABLE_NAME = 'annotation_annotation' THEN
+    SELECT t.campaign_id, t.iteration INTO NEW.campaign_id, NEW.iteration
+      FROM annotation_task t WHERE t.id = NEW.task_id FOR NO KEY UPDATE;
+  ELSE
+    SELECT t.campaign_id, t.iteration INTO NEW.campaign_id, NEW.iteration
+      FROM annotation_task t WHERE t.id = NEW.task_id;
+  END IF;
+  RETURN NEW;
+END
+$fn$;
+
 -- Answers: per hour and per annotator, and the overlap of the tasks they belong to. An UPDATE
 -- is counted as its old rows taken away and its new rows added (rare: a created_at or a task
--- changed by hand; the submit only inserts). The tasks' rows are locked before the overlap
--- check, which runs in a later statement (a new snapshot: it sees what the lock waited for);
--- the overlap is recomputed only where a task has or had 2+ answers, so a campaign of one
--- answer per task never recomputes it. An INSERT runs two statements: the lock, then the
--- upserts with the check.
+-- changed by hand; the submit only inserts); the tasks the old rows leave are locked here
+-- (the new rows' tasks were locked by annotation_annotation_task_copy). The overlap is
+-- recomputed only where a task has or had 2+ answers, so a campaign of one answer per task
+-- never recomputes it. An INSERT is one statement: the upserts and the overlap check.
 CREATE OR REPLACE FUNCTION annotation_answers_counted() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
   v_old bigint[];
@@ -120,19 +145,14 @@ BEGIN
         DO UPDATE SET answers = a.answers + EXCLUDED.answers, timed = a.timed + EXCLUDED.timed
     )
     SELECT array_agg(DISTINCT o.task_id ORDER BY o.task_id) INTO v_old FROM old_rows o;
-    PERFORM FROM annotation_task t WHERE t.id = ANY(v_old) ORDER BY t.id FOR NO KEY UPDATE;
+    PERFORM FROM unnest(v_old) x (id) JOIN annotation_task t ON t.id = x.id
+      ORDER BY t.id FOR NO KEY UPDATE OF t;
   END IF;
   IF TG_OP = 'DELETE' THEN
     v_tasks := v_old;
-    SELECT EXISTS (SELECT FROM annotation_overlap o WHERE o.task_id = ANY(v_tasks))
-      INTO v_overlap;
+    SELECT EXISTS (SELECT FROM unnest(v_tasks) x (id)
+                   JOIN annotation_overlap o ON o.task_id = x.id) INTO v_overlap;
   ELSE
-    SELECT array_agg(t.id ORDER BY t.id) INTO v_tasks FROM (
-      SELECT t.id FROM annotation_task t WHERE t.id IN (SELECT n.task_id FROM new_rows n)
-      ORDER BY t.id FOR NO KEY UPDATE) t;
-    IF v_old IS NOT NULL THEN
-      v_tasks := ARRAY(SELECT DISTINCT x FROM unnest(v_tasks || v_old) x);
-    END IF;
     WITH hours AS (
       INSERT INTO annotation_answer_hours AS h (campaign_id, iteration, hour, shard, answers)
       SELECT n.campaign_id, n.iteration,
@@ -147,11 +167,17 @@ BEGIN
       FROM new_rows n GROUP BY 1, 2 ORDER BY 1, 2
       ON CONFLICT (campaign_id, annotator_id)
         DO UPDATE SET answers = a.answers + EXCLUDED.answers, timed = a.timed + EXCLUDED.timed
+    ), changed AS (
+      SELECT DISTINCT x.task_id
+      FROM (SELECT n.task_id FROM new_rows n UNION ALL SELECT unnest(v_old)) x
     )
-    SELECT EXISTS (SELECT FROM annotation_overlap o WHERE o.task_id = ANY(v_tasks))
-        OR EXISTS (SELECT FROM annotation_annotation a WHERE a.task_id = ANY(v_tasks)
-                   GROUP BY a.task_id HAVING count(*) >= 2)
-      INTO v_overlap;
+    -- Probed task by task through the indexes (an = ANY(array) filter may be planned as a
+    -- scan of the whole table in a cached plan).
+    SELECT array_agg(c.task_id),
+           coalesce(bool_or(EXISTS (SELECT FROM annotation_overlap o WHERE o.task_id = c.task_id)
+                            OR (SELECT count(*) FROM annotation_annotation a
+                                WHERE a.task_id = c.task_id) >= 2), false)
+      INTO v_tasks, v_overlap FROM changed c;
   END IF;
   IF v_overlap THEN
     PERFORM annotation_overlap_refresh(v_tasks);
