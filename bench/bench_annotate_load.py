@@ -74,9 +74,11 @@ def parse_args() -> argparse.Namespace:
                         "(at least 12,000)")
     p.add_argument("--history", type=int, default=5000,
                    help="anchors of an earlier, finished campaign (2 x answered tasks)")
-    # 3 x 4 on 2 cores: 2 x 2 and 4 x 1 were tried and gave the same ratio within the spread.
-    p.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
-    p.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    # 4 x 3 on 2 cores: at saturation 3 x 4, 2 x 2 and 4 x 1 gave the same ratio within the
+    # spread, but with 1,000 paced annotators fewer threads per process cut the tail (threads
+    # of one process queue for its GIL): p95 14 ms with 4 x 3 and 6 x 2, 23-48 ms with 3 x 4.
+    p.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    p.add_argument("--threads", type=int, default=3, help="gunicorn threads per worker")
     # A person judges 20 candidates in several seconds; 1 s is a deliberately fast annotator.
     p.add_argument("--think-ms", type=float, default=1000.0,
                    help="mean time an annotator looks at a task in the paced phases")
