@@ -32,10 +32,8 @@ functions that use them: this module is imported by web processes that never bui
 from __future__ import annotations
 
 import logging
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from django.db import connection, transaction
@@ -43,6 +41,7 @@ from django.utils import timezone
 
 from annotation.errors import InputError
 from annotation.models import Annotation, Campaign, Candidate, CandidateSet, Lease, Skip, Task
+from core.pg_copy import COPY_HEADER, COPY_TRAILER, copy_records
 from encoder.embedding_services import EmbeddingMatrix, embeddings_load, query_text_vectors
 from encoder.models import EncoderVersion
 
@@ -51,11 +50,6 @@ logger = logging.getLogger(__name__)
 # Anchors per write transaction: 10,000 anchors x 20 candidates are 200,000 candidate rows,
 # ~9 MB of COPY records, one transaction of a few seconds.
 WRITE_CHUNK_ANCHORS = 10_000
-PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # binary COPY timestamps count from here
-COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
-COPY_TRAILER = struct.pack(">h", -1)
-# PostgreSQL binary formats of the column kinds written here (big-endian, fixed width).
-PG_BINARY = {"int2": ">i2", "int4": ">i4", "int8": ">i8", "float8": ">f8", "timestamptz": ">i8"}
 
 
 def _version_row(version: str, what: str) -> EncoderVersion:
@@ -182,40 +176,12 @@ def candidate_sets_clear(*, campaign: Campaign, iteration: int) -> None:
 
 
 def _copy(table: str, columns: Sequence[tuple[str, str, object]], n: int) -> None:
-    """COPY ``n`` rows into ``table`` in PostgreSQL's binary format.
-
-    ``columns``: (name, kind, value) where kind is a key of PG_BINARY or "text", and value an
-    (n,) array or one value for every row (a text column takes one value: its rows are built
-    as fixed-width records). One NumPy record array is the whole payload.
-    """
-    fields: list[tuple[str, str]] = [("count", ">i2")]
-    lengths: dict[str, int] = {}
-    for name, kind, value in columns:
-        if kind == "text":
-            encoded = str(value).encode()
-            lengths[name] = len(encoded)
-            fields.append((f"{name}_len", ">i4"))
-            if encoded:
-                fields.append((name, f"S{len(encoded)}"))
-        else:
-            lengths[name] = np.dtype(PG_BINARY[kind]).itemsize
-            fields += [(f"{name}_len", ">i4"), (name, PG_BINARY[kind])]
-    records = np.empty(n, dtype=fields)
-    records["count"] = len(columns)
-    for name, kind, value in columns:
-        records[f"{name}_len"] = lengths[name]
-        if kind == "text":
-            if lengths[name]:
-                records[name] = str(value).encode()
-        elif kind == "timestamptz":  # microseconds since 2000-01-01 UTC
-            records[name] = (value - PG_EPOCH) // timedelta(microseconds=1)
-        else:
-            records[name] = value
+    """COPY ``n`` rows into ``table`` in PostgreSQL's binary format (``core.pg_copy``)."""
     names = ", ".join(name for name, _, _ in columns)
     with connection.cursor() as cursor:
         with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN WITH (FORMAT BINARY)") as cp:
             cp.write(COPY_HEADER)
-            cp.write(records.tobytes())
+            cp.write(copy_records(columns, n))
             cp.write(COPY_TRAILER)
 
 

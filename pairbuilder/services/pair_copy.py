@@ -15,25 +15,12 @@ from __future__ import annotations
 import numpy as np
 from django.db import connection
 
-from annotation.services.candidate_sets import COPY_HEADER, COPY_TRAILER
+from core.pg_copy import COPY_HEADER, COPY_TRAILER, copy_records
 from pairbuilder import rules
 from pairbuilder.models import Pair
 
 PAIR_COLUMNS = ("build_id", "sticker_a_id", "sticker_b_id", "label", "co_selected",
                 "co_displayed", "query_overlap", "text_cosine")
-# One binary COPY record of a Pair row: field count, then (length, value) per column,
-# big-endian. text_cosine is last, so a NULL one is the same record cut 8 bytes short.
-PAIR_RECORD = np.dtype([
-    ("count", ">i2"),
-    ("build_len", ">i4"), ("build", ">i8"),
-    ("a_len", ">i4"), ("a", ">i8"),
-    ("b_len", ">i4"), ("b", ">i8"),
-    ("label_len", ">i4"), ("label", ">i2"),
-    ("co_selected_len", ">i4"), ("co_selected", ">i4"),
-    ("co_displayed_len", ">i4"), ("co_displayed", ">i4"),
-    ("query_overlap_len", ">i4"), ("query_overlap", ">i4"),
-    ("cosine_len", ">i4"), ("cosine", ">f8"),
-])
 COPY_OUT_HEADER = 19  # signature (11) + flags (4) + header extension length (4), no extension
 # Bytes of COPY rows parsed at once: 8 MiB is ~300,000 rows of three bigints.
 COPY_OUT_BLOCK = 8 << 20
@@ -57,27 +44,14 @@ def pair_copy_payload(build_pk: int, result: rules.LabelledPairs, sticker_pks: n
                       part: slice) -> bytes:
     """The binary COPY records (no header) of ``result[part]`` as Pair rows of ``build_pk``:
     sticker indices as the stickers' pks, text cosine rounded to 6 places, NaN as NULL."""
-    a = result.a[part]
-    n = len(a)
-    records = np.empty(n, dtype=PAIR_RECORD)
-    records["count"] = len(PAIR_COLUMNS)
-    for name, value in (("build", build_pk), ("a", sticker_pks[a]),
-                        ("b", sticker_pks[result.b[part]]), ("label", result.label[part]),
-                        ("co_selected", result.co_selected[part]),
-                        ("co_displayed", result.co_displayed[part]),
-                        ("query_overlap", result.query_overlap[part])):
-        records[f"{name}_len"] = PAIR_RECORD[name].itemsize
-        records[name] = value
     cosine = result.text_cosine[part]
     missing = np.isnan(cosine)  # (n,)
-    records["cosine_len"] = np.where(missing, -1, 8)
-    records["cosine"] = np.where(missing, 0.0, cosine_rounded(np.nan_to_num(cosine)))
-    if not missing.any():
-        return records.tobytes()
-    # A NULL has no value bytes: drop the last 8 bytes of those records.
-    keep = np.ones((n, PAIR_RECORD.itemsize), dtype=bool)  # (n, record bytes)
-    keep[missing, -8:] = False
-    return records.view(np.uint8).reshape(n, -1)[keep].tobytes()
+    rounded = np.where(missing, np.nan, cosine_rounded(np.nan_to_num(cosine)))
+    values = (build_pk, sticker_pks[result.a[part]], sticker_pks[result.b[part]],
+              result.label[part], result.co_selected[part], result.co_displayed[part],
+              result.query_overlap[part], rounded)
+    kinds = ("int8", "int8", "int8", "int2", "int4", "int4", "int4", "float8_or_null")
+    return copy_records(list(zip(PAIR_COLUMNS, kinds, values, strict=True)), len(cosine))
 
 
 def pairs_copy(build_pk: int, result: rules.LabelledPairs, sticker_pks: np.ndarray,
