@@ -146,7 +146,7 @@ def _selected_pairs(snapshot: Snapshot) -> SelectedPairs:
         accepted |= ~_decided(pairs, set(decisions))
     pairs = pairs[accepted]
     pks = np.unique(pairs[:, :2])
-    by_db = _pks_by_sticker_id(pks)  # (pk, sticker_id) in the database's order
+    by_db = _stickers_in_database_order(pks)  # (pk, sticker_id) in the database's order
     rank = np.empty(len(pks), dtype=np.int64)  # position of each pk in that order
     rank[np.searchsorted(pks, np.array([pk for pk, _ in by_db], dtype=np.int64))] = np.arange(
         len(by_db))
@@ -170,9 +170,10 @@ def _decided(pairs: np.ndarray, keys: set[tuple[int, int, int]]) -> np.ndarray:
     return out
 
 
-def _pks_by_sticker_id(pks: np.ndarray) -> list[tuple[int, str]]:
-    """(pk, sticker_id) of these stickers, ordered by sticker_id as the database sorts it (the
-    order the exports always had), in one query with one array parameter."""
+def _stickers_in_database_order(pks: np.ndarray) -> list[tuple[int, str]]:
+    """(pk, sticker_id) of these stickers, ordered by sticker_id as the database's collation
+    sorts it (the order the CSV rows always had), in one query with one array parameter. Not
+    ``builds._pks_by_sticker_id``: that orders the build's sticker indices by code point."""
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT id, sticker_id FROM {Sticker._meta.db_table} "
                        "WHERE id = ANY(%s) ORDER BY sticker_id", [pks.tolist()])
