@@ -27,6 +27,7 @@ import io
 import json
 import math
 import subprocess
+import sys
 import tarfile
 import tempfile
 from pathlib import Path
@@ -36,6 +37,10 @@ import numpy as np
 from PIL import Image
 
 DEMO = Path(__file__).resolve().parent
+sys.path.insert(0, str(DEMO.parent))  # run as a script from the repository root
+
+from encoder.gse.library import queries_field  # noqa: E402 (the StickerQueries field, one rule)
+
 PACKAGES = {
     "google": "emoji-datasource-google@16.0.0",
     "twitter": "emoji-datasource-twitter@16.0.0",
@@ -133,17 +138,6 @@ def concepts(emojibase: Path) -> list[dict]:
             "zh": [zh[code]["label"], *zh[code].get("tags", [])],
         })
     return selected
-
-
-def queries_field(words: list[str]) -> str:
-    """StickerQueries field: ", "-joined, commas inside a keyword dropped, duplicates removed."""
-    seen, out = set(), []
-    for word in words:
-        word = " ".join(word.replace(",", " ").replace("，", " ").split())
-        if word and word.casefold() not in seen:
-            seen.add(word.casefold())
-            out.append(word)
-    return ", ".join(out)
 
 
 def animate(base: Image.Image, kind: str) -> list[Image.Image]:
