@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from PIL import Image
 
@@ -159,8 +160,11 @@ def stickers_embed(
     from encoder.openclip import embed_images
 
     batch_size = batch_size or settings.GSE_EMBED_BATCH_SIZE
-    done_ids = StickerEmbedding.objects.filter(encoder_version=encoder_version)
-    missing = Sticker.objects.exclude(id__in=done_ids.values("sticker_id")).order_by("id")
+    # NOT EXISTS, an index probe a sticker: NOT IN over a million embedded ids is a subplan
+    # PostgreSQL scans once a sticker (minutes a chunk at 1,000,000 stickers).
+    embedded = StickerEmbedding.objects.filter(encoder_version=encoder_version,
+                                               sticker_id=OuterRef("id"))
+    missing = Sticker.objects.filter(~Exists(embedded)).order_by("id")
     if id_range is not None:
         missing = missing.filter(id__gte=id_range[0], id__lte=id_range[1])
     total = missing.count()

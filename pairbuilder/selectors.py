@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 
 from annotation.models import Campaign, Sticker
 from pairbuilder.models import Pair, PairBuild, PairReview, Snapshot
@@ -76,14 +76,11 @@ def review_queue(*, build: PairBuild, only_unreviewed: bool = False, label: int 
         pairs = pairs.filter(label=label)
     reviews = PairReview.objects.filter(campaign_id=build.campaign_id)
     if only_unreviewed:
-        # A pair is reviewed when a decision exists for its stickers and its current label.
-        reviewed_ids = [p for p, in pairs.filter(
-            sticker_a__in=reviews.values("sticker_a")).values_list("id")]
-        decided = {(a, b, y) for a, b, y in reviews.values_list("sticker_a_id", "sticker_b_id",
-                                                                 "label")}
-        keep = [pid for pid, a, b, y in Pair.objects.filter(id__in=reviewed_ids).values_list(
-            "id", "sticker_a_id", "sticker_b_id", "label") if (a, b, y) in decided]
-        pairs = pairs.exclude(id__in=keep)
+        # A pair is reviewed when a decision exists for its stickers and its current label:
+        # an anti-join on the review's unique key, in the database (builds hold millions).
+        pairs = pairs.filter(~Exists(reviews.filter(
+            sticker_a=OuterRef("sticker_a"), sticker_b=OuterRef("sticker_b"),
+            label=OuterRef("label"))))
     total = pairs.count()
     page = list(pairs[offset:offset + limit])
     decisions = {(r.sticker_a_id, r.sticker_b_id, r.label): r for r in reviews.filter(
