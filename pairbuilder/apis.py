@@ -191,7 +191,7 @@ class SnapshotListApi(APIView):
     def get(self, request: Request, name: str) -> Response:
         campaign = get_object_or_404(Campaign, name=name)
         return Response({"snapshots": [selectors.snapshot_summary(s) for s in
-                                       campaign.snapshots.order_by("-number")]})
+                                       selectors.snapshots_without_manifest(campaign)]})
 
     @extend_schema(request=SnapshotSerializer, responses={202: SnapshotOutSerializer})
     def post(self, request: Request, name: str) -> Response:

@@ -103,5 +103,9 @@ class Snapshot(models.Model):
     path = models.CharField(max_length=500, blank=True)  # folder with the files and manifest
     archive = models.CharField(max_length=500, blank=True)  # .zip of that folder
     manifest = models.JSONField(default=dict)
+    # What the pages show of the manifest (its splits' counts, the dropped cross-split pairs):
+    # the manifest lists every sticker's hash (~70 MB at 1,000,000 stickers), and reading one
+    # key of it reads it all.
+    summary = models.JSONField(default=dict)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

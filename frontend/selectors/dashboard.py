@@ -9,16 +9,14 @@ human labels only: no internal value, file path or choice key is meant to reach 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from pathlib import PurePath
 from typing import Any
-
-from django.db.models import Count
 
 from annotation.models import Campaign
 from annotation.stats import agreement_by_bucket, answer_activity, campaign_stats
 from encoder.models import EncoderVersion
-from pairbuilder.models import Pair, PairBuild, Snapshot
+from pairbuilder.models import PairBuild, Snapshot
+from pairbuilder.selectors import pair_counts
 
 UTC = dt.UTC
 # Bucket steps and labels of the time charts (the unit is chosen in annotation.stats).
@@ -98,15 +96,12 @@ def _round(value: float | None, digits: int = 3) -> float | None:
 
 
 def pair_build_counts(*, campaign: Campaign) -> dict[str, Any]:
-    """For each finished pair build: pairs per rule (counted in the Pair table) and candidate
-    negatives rejected per failed condition (the build's own tally: rejected pairs are not
-    stored), labelled with the build's thresholds."""
+    """For each finished pair build: pairs per rule (kept by the database beside the pair
+    rows) and candidate negatives rejected per failed condition (the build's own tally:
+    rejected pairs are not stored), labelled with the build's thresholds."""
     builds = list(PairBuild.objects.filter(campaign=campaign, status=PairBuild.Status.DONE)
                   .order_by("pk"))
-    labelled = defaultdict(dict)
-    for build_id, label, n in (Pair.objects.filter(build__in=builds)
-                               .values_list("build", "label").annotate(n=Count("pk"))):
-        labelled[build_id][label] = n
+    labelled = pair_counts([b.pk for b in builds])
     rows = []
     for b in builds:
         p, c = b.params or {}, b.counts or {}

@@ -98,6 +98,12 @@ def snapshot_create(*, campaign: Campaign, build: PairBuild | None = None,
     return snapshot_run(snapshot_id=snapshot.id)
 
 
+def manifest_summary(manifest: dict) -> dict:
+    """The manifest's figures the pages show (kept beside it: the manifest is large)."""
+    return {"splits": manifest.get("splits", {}),
+            "dropped": (manifest.get("split") or {}).get("dropped_cross_split_pairs")}
+
+
 def snapshot_run(*, snapshot_id: int) -> Snapshot:
     """Write the files of a pending snapshot; a written snapshot is never touched again."""
     snapshot = Snapshot.objects.select_related("build", "campaign").get(pk=snapshot_id)
@@ -116,7 +122,8 @@ def snapshot_run(*, snapshot_id: int) -> Snapshot:
                                                       error=str(exc)[:2000])
         raise
     Snapshot.objects.filter(pk=snapshot.pk).update(
-        status=Snapshot.Status.DONE, path=str(files), archive=str(archive), manifest=manifest)
+        status=Snapshot.Status.DONE, path=str(files), archive=str(archive), manifest=manifest,
+        summary=manifest_summary(manifest))
     snapshot.refresh_from_db()
     from encoder.training_services import gse_train_on_export  # encoder depends on us
 

@@ -76,6 +76,10 @@ def test_build_review_snapshot_download_through_the_api(
     assert resp.status_code == 202
     listed = admin_client.get(f"/api/campaigns/{campaign.name}/snapshots/").data["snapshots"]
     assert listed[0]["status"] == "done"
+    # and: the list shows the manifest's split figures (from the summary kept beside it)
+    manifest = Snapshot.objects.get(number=listed[0]["number"]).manifest
+    assert listed[0]["splits"] == manifest["splits"] and listed[0]["splits"]["train"]
+    assert listed[0]["dropped"] == manifest["split"]["dropped_cross_split_pairs"]
     download = admin_client.get(f"/api/snapshots/{listed[0]['number']}/download/")
     assert download.status_code == 200
     with zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content))) as zf:
