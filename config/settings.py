@@ -107,6 +107,10 @@ else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql",
                              **ensure_server(default_pgdata(VAR_DIR))}}
 DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
+# The hot paths' statements (annotation.prepared) are prepared on first use; the ORM's never are
+# (client-side binding). 0 for a PgBouncer in transaction mode without prepared-statement support.
+if os.environ.get("DATABASE_PREPARED_STATEMENTS", "1") != "0":
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

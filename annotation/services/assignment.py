@@ -20,11 +20,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection
 from django.utils import timezone
 
 from annotation.errors import ConflictError, InputError
 from annotation.models import Annotation, Campaign, Skip, Task
+from annotation.prepared import prepared_cursor
 
 # Rows tried per task_next call before giving up: each try is one locked row whose counts went
 # stale between the pick's snapshot and its lock (another annotator's lease committed between).
@@ -76,7 +76,7 @@ class Submitted:
 
 
 def _call(sql: str, params: list) -> dict:
-    with connection.cursor() as cur:
+    with prepared_cursor() as cur:
         cur.execute(sql, params)
         value = cur.fetchone()[0]
     return json.loads(value) if isinstance(value, str) else value
