@@ -1,4 +1,5 @@
-"""A cursor whose statements PostgreSQL keeps prepared on the connection: the hot paths' two.
+"""A cursor whose statements PostgreSQL keeps prepared on the connection, for the hot paths:
+the token lookup and the annotator's task calls.
 
 Django sends every ORM statement as text with the values inlined (psycopg's client-side
 binding), so PostgreSQL parses and plans each one again. For the token lookup that every API
@@ -24,8 +25,9 @@ def prepared_cursor() -> CursorWrapper:
     """A cursor on the default connection that binds server-side (prepared when
     ``prepare_threshold`` allows); wrapped like Django's own cursors, so query logging,
     ``assertNumQueries`` and ``execute_wrapper`` see its statements."""
+    # The steps of Django's own BaseDatabaseWrapper._cursor, with a server-binding cursor in
+    # place of the connection's default (client-side binding) one.
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
-    raw = ServerBindingCursor(connection.connection)
-    if connection.queries_logged:
-        return connection.make_debug_cursor(raw)
-    return connection.make_cursor(raw)
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(ServerBindingCursor(connection.connection))
