@@ -4,39 +4,14 @@ rewritten from the rows."""
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
-
-from annotation.models import Campaign
+from annotation.management.counts_command import CountsCommand
 from annotation.services.campaign_counts import campaign_counts_check, campaign_counts_rebuild
 
 
-class Command(BaseCommand):
+class Command(CountsCommand):
     help = ("Compare the campaign counts (progress, answers per hour, per annotator, overlap) "
             "with a direct count of the rows (--check, the default), or rebuild them.")
-
-    def add_arguments(self, parser) -> None:
-        action = parser.add_mutually_exclusive_group()
-        action.add_argument("--check", action="store_true", help="compare (the default)")
-        action.add_argument("--rebuild", action="store_true", help="rewrite from the rows")
-        parser.add_argument("campaign", nargs="?", help="a campaign's name (default: all)")
-
-    def handle(self, *args, check: bool, rebuild: bool, campaign: str | None,
-               **options) -> None:
-        target = None
-        if campaign is not None:
-            target = Campaign.objects.filter(name=campaign).first()
-            if target is None:
-                raise CommandError(f"no campaign named {campaign!r}")
-        scope = f"campaign {campaign}" if campaign else "every campaign"
-        if rebuild:
-            campaign_counts_rebuild(campaign=target)
-            self.stdout.write(f"rebuilt the counts of {scope}")
-            return
-        mismatches = campaign_counts_check(campaign=target)
-        for mismatch in mismatches:
-            self.stderr.write(str(mismatch))
-        if mismatches:
-            raise CommandError(f"{len(mismatches)} count(s) of {scope} differ from the rows "
-                               f"(first: {mismatches[0]}); `campaign_counts --rebuild` "
-                               "rewrites them")
-        self.stdout.write(f"the counts of {scope} equal a direct count of the rows")
+    name = "campaign_counts"
+    counts = "counts"
+    counts_check = campaign_counts_check
+    counts_rebuild = campaign_counts_rebuild
