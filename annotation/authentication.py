@@ -26,6 +26,7 @@ from rest_framework.authtoken.models import Token
 from annotation.prepared import prepared_cursor
 
 ANNOTATORS_GROUP = "annotators"  # same name as selectors.ANNOTATORS_GROUP (no import cycle)
+_KEY_MAX_LENGTH = Token._meta.get_field("key").max_length
 
 
 @cache
@@ -68,6 +69,10 @@ class AnnotatorTokenAuthentication(TokenAuthentication):
     """``Authorization: Token <key>``; sets ``user.in_annotators_group`` from the same query."""
 
     def authenticate_credentials(self, key: str) -> tuple[AbstractBaseUser, Token]:
+        # A key no token can have is refused without a query: a NUL byte would otherwise be
+        # PostgreSQL's DataError (a 500), and a 100 kB header a 100 kB parameter.
+        if len(key) > _KEY_MAX_LENGTH or "\x00" in key:
+            raise exceptions.AuthenticationFailed("Invalid token.")
         found = token_user(key)
         if found is None:
             raise exceptions.AuthenticationFailed("Invalid token.")

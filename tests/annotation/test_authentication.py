@@ -67,6 +67,16 @@ def test_unknown_and_inactive_tokens_are_refused():
     assert unknown.status_code == 403 and unknown.json()["detail"] == "Invalid token."
 
 
+@pytest.mark.parametrize("key", ["abc\x00def", "x" * 100_000, "f" * 41])
+def test_keys_no_token_can_have_are_refused_without_a_query(key):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    with CaptureQueriesContext(connection) as queries:
+        refused = client.get("/api/ping/")
+    assert refused.status_code == 403 and refused.json()["detail"] == "Invalid token."
+    assert not any("authtoken_token" in q["sql"] for q in queries)
+
+
 def test_staff_without_the_group_may_annotate():
     user = get_user_model().objects.create_user("boss", is_staff=True)
     token = Token.objects.create(user=user)
