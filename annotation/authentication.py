@@ -51,7 +51,10 @@ def _token_sql() -> tuple[str, list[str]]:
 
 def token_user(key: str) -> tuple[AbstractBaseUser, Token, bool] | None:
     """The token's user, the token and whether the user is in the annotators group; None for
-    an unknown key. One query."""
+    an unknown key. One query, none for a key no token can have (a NUL byte would otherwise
+    be PostgreSQL's DataError, a 100 kB header a 100 kB parameter)."""
+    if len(key) > _KEY_MAX_LENGTH or "\x00" in key:
+        return None
     sql, user_fields = _token_sql()
     with prepared_cursor() as cur:  # planned once per connection (see annotation.prepared)
         cur.execute(sql, [ANNOTATORS_GROUP, key])
@@ -69,10 +72,6 @@ class AnnotatorTokenAuthentication(TokenAuthentication):
     """``Authorization: Token <key>``; sets ``user.in_annotators_group`` from the same query."""
 
     def authenticate_credentials(self, key: str) -> tuple[AbstractBaseUser, Token]:
-        # A key no token can have is refused without a query: a NUL byte would otherwise be
-        # PostgreSQL's DataError (a 500), and a 100 kB header a 100 kB parameter.
-        if len(key) > _KEY_MAX_LENGTH or "\x00" in key:
-            raise exceptions.AuthenticationFailed("Invalid token.")
         found = token_user(key)
         if found is None:
             raise exceptions.AuthenticationFailed("Invalid token.")

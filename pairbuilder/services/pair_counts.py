@@ -56,7 +56,7 @@ def pair_counts_check(*, campaign: Campaign | None = None) -> list[CountMismatch
         rows = cur.fetchall()
     names = dict(Campaign.objects.filter(pk__in={r[0] for r in rows if r[0]})
                  .values_list("pk", "name"))
-    return [CountMismatch(names.get(cid, "(build gone)") if cid else "(build gone)",
+    return [CountMismatch(names.get(cid, "(build gone)"),
                           f"build {build_id}", LABEL_NAMES.get(label, f"label {label} pairs"),
                           str(kept), str(direct))
             for cid, build_id, label, kept, direct in rows]

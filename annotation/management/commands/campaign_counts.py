@@ -12,6 +12,5 @@ class Command(CountsCommand):
     help = ("Compare the campaign counts (progress, answers per hour, per annotator, overlap) "
             "with a direct count of the rows (--check, the default), or rebuild them.")
     name = "campaign_counts"
-    counts = "counts"
     counts_check = campaign_counts_check
     counts_rebuild = campaign_counts_rebuild
